@@ -1,0 +1,39 @@
+//! # support: the lab bench every topic uses
+//!
+//! Every topic crate in this workspace does the same four things around its lesson: it reads its
+//! settings, finds out which real services it can use, measures alternatives, and prints a table.
+//! This crate does those things once, so that a topic crate contains only its topic.
+//!
+//! | module | what it gives a topic |
+//! |---|---|
+//! | [`config`] | [`Settings`], the typed configuration built once from the environment |
+//! | [`services`] | a protocol-level reachability probe for PostgreSQL, Redis and RabbitMQ, and the one-line note a demo prints for each missing service |
+//! | [`measure`] | run an operation N times or for a while, sequentially or C at a time, with warm-up; latency percentiles from an HDR histogram and throughput |
+//! | [`report`] | the side-by-side table every demo prints (with a ratio column) and the serialisable [`Report`] it returns and can write as JSON |
+//! | [`narrate`] | headings, wrapped paragraphs and transcripts, so every demo reads the same |
+//! | [`demo`] | the command-line flags every demo accepts (`--quick`, `--json PATH`) |
+//! | [`problem`] | RFC 9457 `application/problem+json`, the one error body every crate maps into, and extractor configs that answer bad input with it |
+//! | [`server`] | start an actix-web server on `127.0.0.1:0` and get its base URL back (demos and tests) |
+//! | [`telemetry`] | tracing set-up shared by all binaries |
+//! | `testkit` (feature) | skip-or-fail on missing services, unique names, a database or SQLite file per test, a Redis key prefix per test |
+//!
+//! What this crate never holds: topic logic. A type that two topics share belongs in the capstone
+//! (`examples/mini-blog`), not here.
+
+pub mod config;
+pub mod demo;
+pub mod measure;
+pub mod narrate;
+pub mod problem;
+pub mod report;
+pub mod server;
+pub mod services;
+pub mod telemetry;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use config::Settings;
+pub use measure::{Measurement, Plan};
+pub use problem::Problem;
+pub use report::{Column, Report, Section, Table, Unit};
+pub use services::{Service, Services};

@@ -1,0 +1,207 @@
+//! The test kit: what every integration test in the workspace needs around its claim.
+//!
+//! - [`require`]: a test that needs a real service calls it first. Service reachable: it gets the
+//!   URL. Unreachable: the test prints one line saying why it is skipped and returns, so
+//!   `cargo test` passes on a bare machine. With `BF_REQUIRE_SERVICES=1` (CI), it fails instead.
+//! - [`unique_name`]: queue names, key prefixes, database names that no other test will use, so
+//!   tests run in parallel and a rerun starts clean.
+//! - `TestDatabase`, `TestSqlite` (feature `database`) and `TestKeys` (feature `redis`): data that is
+//!   created for one test and removed when it is dropped.
+
+use std::io::Write;
+
+use crate::Settings;
+use crate::services::{self, Service, Status};
+
+/// Returns the service's URL when it answers. Otherwise prints why the calling test is skipped and
+/// returns `None`, or panics when `BF_REQUIRE_SERVICES=1`.
+///
+/// ```text
+/// let Some(url) = require(Service::Redis).await else { return Ok(()) };
+/// ```
+pub async fn require(service: Service) -> Option<String> {
+    #[allow(clippy::expect_used)]
+    let settings = Settings::from_env().expect("the service variables must be valid in tests");
+    require_with(&settings, service).await
+}
+
+/// [`require`] with explicit settings.
+pub async fn require_with(settings: &Settings, service: Service) -> Option<String> {
+    let url = service.url(settings).to_owned();
+    match services::probe(service, &url).await {
+        Status::Up => Some(url),
+        Status::Down(why) => {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("this test")
+                .to_owned();
+            let reason = format!(
+                "{service} unreachable at {} ({why})",
+                services::redact(&url)
+            );
+            assert!(
+                !settings.require_services,
+                "{test}: {reason}, and BF_REQUIRE_SERVICES=1 requires it"
+            );
+            // Written to the real stderr, not through the test harness's capture, so the reason
+            // is visible in a plain `cargo test` run.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {test}: {reason}; start it with `docker compose up -d {}`",
+                service.compose_name()
+            );
+            None
+        }
+    }
+}
+
+/// `bf_<label>_<12 hex digits>`: safe as a PostgreSQL identifier, a Redis key part and an AMQP
+/// queue name, and unique across parallel tests and reruns.
+pub fn unique_name(label: &str) -> String {
+    let clean: String = label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    format!("bf_{clean}_{}", &id[..12])
+}
+
+#[cfg(feature = "database")]
+pub use database::{TestDatabase, TestSqlite};
+
+#[cfg(feature = "database")]
+mod database {
+    use anyhow::Context as _;
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+
+    use super::unique_name;
+
+    /// A PostgreSQL database created for one test and dropped (with its connections) afterwards.
+    #[derive(Debug)]
+    pub struct TestDatabase {
+        /// URL of the new database: hand it to the code under test.
+        pub url: String,
+        name: String,
+        admin_url: String,
+    }
+
+    impl TestDatabase {
+        /// Creates `bf_<label>_<random>` on the server of `admin_url` (any database there that
+        /// the user can connect to). Synchronous: it takes a few milliseconds on a local server.
+        pub fn create(admin_url: &str, label: &str) -> anyhow::Result<Self> {
+            let name = unique_name(label);
+            let mut conn = PgConnection::establish(admin_url)
+                .with_context(|| format!("Failed to connect to {admin_url}"))?;
+            diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+                .execute(&mut conn)
+                .with_context(|| format!("Failed to create database {name}"))?;
+            let mut url = url::Url::parse(admin_url).context("Failed to parse DATABASE_URL")?;
+            url.set_path(&format!("/{name}"));
+            Ok(Self {
+                url: url.to_string(),
+                name,
+                admin_url: admin_url.to_owned(),
+            })
+        }
+
+        /// The database's name.
+        pub fn name(&self) -> &str {
+            &self.name
+        }
+    }
+
+    impl Drop for TestDatabase {
+        fn drop(&mut self) {
+            // WITH (FORCE) ends the pool connections the test left open (PostgreSQL 13+).
+            let dropped = PgConnection::establish(&self.admin_url).map(|mut conn| {
+                diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                    self.name
+                ))
+                .execute(&mut conn)
+            });
+            if !matches!(dropped, Ok(Ok(_))) {
+                tracing::warn!(database = %self.name, "failed to drop test database");
+            }
+        }
+    }
+
+    /// An SQLite database file for one test, deleted (with its WAL files) afterwards.
+    #[derive(Debug)]
+    pub struct TestSqlite {
+        /// Path of the file, usable as a diesel SQLite URL.
+        pub path: String,
+    }
+
+    impl TestSqlite {
+        pub fn new(label: &str) -> Self {
+            let path = std::env::temp_dir().join(format!("{}.sqlite3", unique_name(label)));
+            Self {
+                path: path.to_string_lossy().into_owned(),
+            }
+        }
+    }
+
+    impl Drop for TestSqlite {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", self.path));
+            }
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+pub use keys::TestKeys;
+
+#[cfg(feature = "redis")]
+mod keys {
+    use super::unique_name;
+
+    /// A Redis key prefix for one test; every key under it is deleted when this is dropped.
+    #[derive(Debug)]
+    pub struct TestKeys {
+        /// `bf_<label>_<random>:`, to put in front of every key the test writes.
+        pub prefix: String,
+        redis_url: String,
+    }
+
+    impl TestKeys {
+        pub fn new(redis_url: &str, label: &str) -> Self {
+            Self {
+                prefix: format!("{}:", unique_name(label)),
+                redis_url: redis_url.to_owned(),
+            }
+        }
+
+        /// `prefix` + `key`.
+        pub fn key(&self, key: &str) -> String {
+            format!("{}{key}", self.prefix)
+        }
+    }
+
+    impl Drop for TestKeys {
+        fn drop(&mut self) {
+            let Ok(client) = redis::Client::open(self.redis_url.as_str()) else {
+                return;
+            };
+            let Ok(mut conn) = client.get_connection() else {
+                return;
+            };
+            let pattern = format!("{}*", self.prefix);
+            let keys: Vec<String> = match redis::cmd("KEYS").arg(&pattern).query(&mut conn) {
+                Ok(keys) => keys,
+                Err(_) => return,
+            };
+            if !keys.is_empty() {
+                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+            }
+        }
+    }
+}
