@@ -1,0 +1,47 @@
+# The front door. `just` lists the recipes; every recipe is a plain cargo command you can run without just.
+
+set dotenv-load := true
+
+# Topics in reading order (the ones not written yet are skipped by `demo all`).
+topics := "http-basics sessions-vs-jwt auth sql-vs-nosql caching-strategies jobs webhooks uploads pagination"
+
+# List the recipes.
+default:
+    @just --list --unsorted
+
+# Run a topic's demo from a release build (`just demo pagination --quick`), or `just demo all`.
+demo topic *args:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "{{topic}}" = "all" ]; then
+        for t in {{topics}}; do
+            if [ -d "crates/$t" ]; then cargo run --release --quiet -p "$t" -- {{args}}; fi
+        done
+    else
+        cargo run --release --quiet -p "{{topic}}" -- {{args}}
+    fi
+
+# Run every test (the same command CI runs; set BF_REQUIRE_SERVICES=1 to fail instead of skip).
+test *args:
+    cargo test --workspace {{args}}
+
+# Formatting and lints, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Start PostgreSQL, Redis and RabbitMQ in containers and wait until they are healthy.
+up:
+    docker compose up -d --wait
+
+# Stop the containers.
+down:
+    docker compose down
+
+# Which services are reachable, and how to start the missing ones.
+services:
+    cargo run --quiet -p support --bin services
+
+# What CI runs: services, lint, tests with services required, every demo in quick mode.
+ci:
+    bash .ci/run
