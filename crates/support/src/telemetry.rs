@@ -3,6 +3,8 @@
 //! `RUST_LOG` wins when set; otherwise `default_filter` applies. Demos pass `"warn"` so their
 //! narration is not buried in logs; servers pass `"info"`.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 /// Installs a formatting subscriber. Calling it twice (two tests in one process) is harmless.
@@ -12,6 +14,8 @@ pub fn init(default_filter: &str) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colour codes only for a terminal: CI logs and files stay readable.
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .try_init();
 }
