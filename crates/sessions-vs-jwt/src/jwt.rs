@@ -1,0 +1,488 @@
+//! JSON Web Tokens: signing, verifying, keys, and the JWKS document.
+//!
+//! A JWT is a signed statement ("user u1, valid until 12:15, for this API") the client carries
+//! in `Authorization: Bearer`. Verifying it needs no lookup, only a key and a clock: that is the
+//! whole appeal, and also the catch (nothing is looked up, so nothing can be revoked; see
+//! [`token_store`](crate::token_store) for the lookup that puts revocation back).
+//!
+//! What a verifier must check, and where it happens in [`Verifier::verify`]:
+//! 1. the algorithm is the one pinned by configuration, not whatever the token's header claims
+//!    (`alg: none` and the HS256-with-a-public-key confusion attack both fail here);
+//! 2. the signature, with the key named by `kid` (so keys can rotate);
+//! 3. `iss` and `aud`: the token was issued by our issuer, for this API and not another;
+//! 4. `exp`, `nbf` and `iat` against an injected clock, with a small leeway for clock skew.
+
+use std::sync::RwLock;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
+    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, ThumbprintHash,
+};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{SharedClock, UnixSeconds};
+use crate::config::JwtAlgorithm;
+
+/// The path another service fetches our public keys from (RFC 8615 well-known URI, RFC 7517 set).
+pub const JWKS_PATH: &str = "/.well-known/jwks.json";
+
+/// The claims of our access tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer: who minted it.
+    pub iss: String,
+    /// Audience: which API it is for.
+    pub aud: String,
+    /// Subject: the user id.
+    pub sub: String,
+    /// The username, so `/me` needs no user lookup (the stateless promise).
+    pub name: String,
+    pub exp: UnixSeconds,
+    pub nbf: UnixSeconds,
+    pub iat: UnixSeconds,
+    /// Token id: what the denylist stores at logout.
+    pub jti: String,
+    /// The refresh-token family this token was issued with (logout revokes the family too).
+    pub fam: String,
+    /// The user's credential generation when issued; a password change bumps it.
+    pub r#gen: u64,
+}
+
+/// The time claims a verifier checks itself (see [`Verifier::verify`] for why).
+pub trait TimeClaims {
+    fn exp(&self) -> UnixSeconds;
+    fn nbf(&self) -> Option<UnixSeconds> {
+        None
+    }
+    fn iat(&self) -> Option<UnixSeconds> {
+        None
+    }
+}
+
+impl TimeClaims for AccessClaims {
+    fn exp(&self) -> UnixSeconds {
+        self.exp
+    }
+    fn nbf(&self) -> Option<UnixSeconds> {
+        Some(self.nbf)
+    }
+    fn iat(&self) -> Option<UnixSeconds> {
+        Some(self.iat)
+    }
+}
+
+/// Why a token was refused. The description goes into `WWW-Authenticate` and the problem body:
+/// it names the failed check, never key material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    Malformed,
+    WrongAlgorithm,
+    UnknownKey,
+    BadSignature,
+    WrongIssuer,
+    WrongAudience,
+    MissingClaim,
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    Revoked,
+}
+
+impl TokenRejection {
+    /// A stable machine-readable code (the problem's `reason` extension).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::WrongAlgorithm => "wrong_algorithm",
+            Self::UnknownKey => "unknown_key",
+            Self::BadSignature => "bad_signature",
+            Self::WrongIssuer => "wrong_issuer",
+            Self::WrongAudience => "wrong_audience",
+            Self::MissingClaim => "missing_claim",
+            Self::Expired => "expired",
+            Self::NotYetValid => "not_yet_valid",
+            Self::IssuedInFuture => "issued_in_future",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// One human sentence fragment (no quotes or backslashes: it goes inside a quoted string).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Malformed => "the token is not a well-formed JWT",
+            Self::WrongAlgorithm => "the token is not signed with the algorithm this API accepts",
+            Self::UnknownKey => "the token names a signing key this API does not know",
+            Self::BadSignature => "the signature does not verify",
+            Self::WrongIssuer => "the token was issued by someone else",
+            Self::WrongAudience => "the token is meant for another audience",
+            Self::MissingClaim => "a required claim is missing",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::IssuedInFuture => "the token claims to be issued in the future",
+            Self::Revoked => "the token has been revoked",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.describe())
+    }
+}
+
+/// Looks up the verification key for a token's `kid`.
+pub trait KeySource {
+    /// Runs `f` with the key named `kid` (with no `kid`: the current key), if there is one.
+    fn with_key<R>(&self, kid: Option<&str>, f: impl FnOnce(&DecodingKey) -> R) -> Option<R>;
+}
+
+/// Verifies tokens of one pinned algorithm for one issuer and audience.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    algorithm: Algorithm,
+    validation: Validation,
+    leeway: u64,
+    clock: SharedClock,
+}
+
+impl Verifier {
+    /// `audience: None` accepts tokens without `aud` (needed for the RFC 7515 example only);
+    /// our own tokens are always verified with `Some`.
+    pub fn new(
+        algorithm: Algorithm,
+        issuer: &str,
+        audience: Option<&str>,
+        leeway: Duration,
+        clock: SharedClock,
+    ) -> Self {
+        // `Validation::new(alg)` lists exactly one algorithm: a token whose header says anything
+        // else is refused before any key is touched.
+        let mut validation = Validation::new(algorithm);
+        // jsonwebtoken checks exp/nbf against the *system* clock, with no way to inject another.
+        // Tests must move time (and the RFC 7515 example expired in 2011), so those two checks
+        // are switched off here and done below against `self.clock`, with the same leeway.
+        // `exp` stays a *required* claim: a token that never expires is refused.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_issuer(&[issuer]);
+        match audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
+            }
+            None => {
+                validation.validate_aud = false;
+                validation.set_required_spec_claims(&["exp", "iss"]);
+            }
+        }
+        Self {
+            algorithm,
+            validation,
+            leeway: leeway.as_secs(),
+            clock,
+        }
+    }
+
+    /// Checks a compact JWT and returns its claims. Synchronous and allocation-light: this is
+    /// the whole per-request cost of a stateless token.
+    pub fn verify<C: DeserializeOwned + TimeClaims>(
+        &self,
+        token: &str,
+        keys: &impl KeySource,
+    ) -> Result<C, TokenRejection> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| header_rejection(token))?;
+        if header.alg != self.algorithm {
+            return Err(TokenRejection::WrongAlgorithm);
+        }
+        let data = keys
+            .with_key(header.kid.as_deref(), |key| {
+                jsonwebtoken::decode::<C>(token, key, &self.validation)
+            })
+            .ok_or(TokenRejection::UnknownKey)?
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenRejection::BadSignature,
+                ErrorKind::InvalidAlgorithm => TokenRejection::WrongAlgorithm,
+                ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
+                ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
+                ErrorKind::MissingRequiredClaim(_) => TokenRejection::MissingClaim,
+                _ => TokenRejection::Malformed,
+            })?;
+        let claims = data.claims;
+        let now = self.clock.now();
+        // RFC 7519 §4.1.4: reject when now >= exp; the leeway absorbs small clock skew.
+        if now >= claims.exp().saturating_add(self.leeway) {
+            return Err(TokenRejection::Expired);
+        }
+        if claims
+            .nbf()
+            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
+        {
+            return Err(TokenRejection::NotYetValid);
+        }
+        if claims
+            .iat()
+            .is_some_and(|iat| iat > now.saturating_add(self.leeway))
+        {
+            return Err(TokenRejection::IssuedInFuture);
+        }
+        Ok(claims)
+    }
+}
+
+/// A header jsonwebtoken cannot parse is usually garbage, but `{"alg":"none"}` also lands here
+/// (the library has no `none` variant at all); name that case precisely.
+fn header_rejection(token: &str) -> TokenRejection {
+    let alg = token
+        .split('.')
+        .next()
+        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
+    if alg.is_some() {
+        TokenRejection::WrongAlgorithm
+    } else {
+        TokenRejection::Malformed
+    }
+}
+
+struct KeyEntry {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// The public half as a JWK (EdDSA only: an HMAC secret is never published).
+    public: Option<Jwk>,
+    /// After a rotation the old key still verifies until this time, then it is dropped.
+    retire_at: Option<UnixSeconds>,
+}
+
+/// The signing keys of one issuer. The newest key signs; older keys verify until every token
+/// they signed has expired, then disappear from the JWKS.
+pub struct Keyring {
+    algorithm: Algorithm,
+    keys: RwLock<Vec<KeyEntry>>,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// An HS256 keyring with this shared secret.
+    pub fn hs256(secret: &[u8], clock: SharedClock) -> Self {
+        let entry = hmac_entry(secret);
+        Self {
+            algorithm: Algorithm::HS256,
+            keys: RwLock::new(vec![entry]),
+            clock,
+        }
+    }
+
+    /// An EdDSA (Ed25519) keyring with one freshly generated key.
+    pub fn eddsa(clock: SharedClock) -> anyhow::Result<Self> {
+        Ok(Self {
+            algorithm: Algorithm::EdDSA,
+            keys: RwLock::new(vec![ed25519_entry()?]),
+            clock,
+        })
+    }
+
+    /// The keyring configuration asks for.
+    pub fn for_config(
+        algorithm: JwtAlgorithm,
+        secret: &[u8],
+        clock: SharedClock,
+    ) -> anyhow::Result<Self> {
+        match algorithm {
+            JwtAlgorithm::Hs256 => Ok(Self::hs256(secret, clock)),
+            JwtAlgorithm::EdDsa => Self::eddsa(clock),
+        }
+    }
+
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// Signs `claims` with the current key, naming it in `kid`.
+    pub fn sign<C: Serialize>(&self, claims: &C) -> anyhow::Result<String> {
+        let keys = self.read()?;
+        let current = keys.last().context("the keyring is empty")?;
+        let mut header = Header::new(self.algorithm);
+        header.kid = Some(current.kid.clone());
+        jsonwebtoken::encode(&header, claims, &current.encoding).context("signing a token")
+    }
+
+    /// Adds a new signing key. The previous ones keep verifying for `keep_for` (the longest a
+    /// token they signed can still be valid: access TTL plus leeway), then are dropped.
+    /// Returns the new key's `kid`.
+    pub fn rotate(&self, keep_for: Duration) -> anyhow::Result<String> {
+        let entry = match self.algorithm {
+            Algorithm::EdDSA => ed25519_entry()?,
+            _ => {
+                let mut secret = [0u8; 32];
+                rand::fill(&mut secret[..]);
+                hmac_entry(&secret)
+            }
+        };
+        let kid = entry.kid.clone();
+        let retire_at = self.clock.now().saturating_add(keep_for.as_secs());
+        let mut keys = self
+            .keys
+            .write()
+            .map_err(|_| anyhow::anyhow!("keyring lock poisoned"))?;
+        for old in keys.iter_mut() {
+            old.retire_at.get_or_insert(retire_at);
+        }
+        keys.push(entry);
+        Ok(kid)
+    }
+
+    /// The public keys still in use, as a JWK Set (empty for HS256: a secret is never published).
+    pub fn jwks(&self) -> anyhow::Result<JwkSet> {
+        let now = self.clock.now();
+        let keys = self.read()?;
+        Ok(JwkSet {
+            keys: keys
+                .iter()
+                .filter(|k| k.retire_at.is_none_or(|t| now < t))
+                .filter_map(|k| k.public.clone())
+                .collect(),
+        })
+    }
+
+    /// The `kid` of the key that signs now.
+    pub fn current_kid(&self) -> Option<String> {
+        self.read().ok()?.last().map(|k| k.kid.clone())
+    }
+
+    fn read(&self) -> anyhow::Result<std::sync::RwLockReadGuard<'_, Vec<KeyEntry>>> {
+        self.keys
+            .read()
+            .map_err(|_| anyhow::anyhow!("keyring lock poisoned"))
+    }
+}
+
+impl KeySource for Keyring {
+    fn with_key<R>(&self, kid: Option<&str>, f: impl FnOnce(&DecodingKey) -> R) -> Option<R> {
+        let keys = self.keys.read().ok()?;
+        let entry = match kid {
+            None => keys.last()?,
+            Some(kid) => keys.iter().find(|k| k.kid == kid)?,
+        };
+        // A retired key verifies nothing, even before it is pruned from memory.
+        if entry.retire_at.is_some_and(|t| self.clock.now() >= t) {
+            return None;
+        }
+        Some(f(&entry.decoding))
+    }
+}
+
+/// The `kid` of an HMAC key is derived from the secret (a truncated SHA-256 of it: it names the
+/// key without revealing it), so every instance sharing the secret names it the same way.
+fn hmac_entry(secret: &[u8]) -> KeyEntry {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret);
+    let id = digest.as_ref().get(..9).unwrap_or_default();
+    KeyEntry {
+        kid: format!("hs-{}", URL_SAFE_NO_PAD.encode(id)),
+        encoding: EncodingKey::from_secret(secret),
+        decoding: DecodingKey::from_secret(secret),
+        public: None,
+        retire_at: None,
+    }
+}
+
+/// A fresh Ed25519 key pair from the OS CSPRNG. `kid` is the RFC 7638 thumbprint of the public
+/// key, so it is stable, unique and derivable by anyone holding the JWK.
+fn ed25519_entry() -> anyhow::Result<KeyEntry> {
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|e| anyhow::anyhow!("generated Ed25519 key rejected: {e}"))?;
+    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+    let mut jwk = Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::EdDSA),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
+            key_type: OctetKeyPairType::OctetKeyPair,
+            curve: EllipticCurve::Ed25519,
+            x: x.clone(),
+        }),
+    };
+    let kid = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .context("computing the JWK thumbprint")?;
+    jwk.common.key_id = Some(kid.clone());
+    Ok(KeyEntry {
+        kid,
+        encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+        decoding: DecodingKey::from_ed_components(&x).context("Ed25519 public key")?,
+        public: Some(jwk),
+        retire_at: None,
+    })
+}
+
+/// Verification keys built from nothing but a published JWKS document: what another service
+/// does with our `/.well-known/jwks.json`. It never sees a private key or a secret.
+#[derive(Clone)]
+pub struct JwksKeys {
+    keys: Vec<(String, DecodingKey)>,
+}
+
+impl std::fmt::Debug for JwksKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kids: Vec<&str> = self.keys.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("JwksKeys").field("kids", &kids).finish()
+    }
+}
+
+impl JwksKeys {
+    /// Parses a JWK Set and keeps the keys that carry a `kid` and parse.
+    pub fn from_document(json: &str) -> anyhow::Result<Self> {
+        let set: JwkSet = serde_json::from_str(json).context("parsing the JWKS document")?;
+        let keys = set
+            .keys
+            .iter()
+            .filter_map(|jwk| {
+                let kid = jwk.common.key_id.clone()?;
+                DecodingKey::from_jwk(jwk).ok().map(|key| (kid, key))
+            })
+            .collect();
+        Ok(Self { keys })
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+impl KeySource for JwksKeys {
+    /// A token without `kid` is refused: with several published keys, guessing is not verifying.
+    fn with_key<R>(&self, kid: Option<&str>, f: impl FnOnce(&DecodingKey) -> R) -> Option<R> {
+        let kid = kid?;
+        self.keys
+            .iter()
+            .find(|(k, _)| k == kid)
+            .map(|(_, key)| f(key))
+    }
+}

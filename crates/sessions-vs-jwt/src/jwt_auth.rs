@@ -1,0 +1,246 @@
+//! The JWT mechanism as a service: login issues a token pair, `/me` verifies, `/refresh`
+//! rotates, `/logout` denylists. Two `/me` routes make the trade-off visible:
+//!
+//! - `/jwt/me` verifies the token *and* asks the token store whether it was revoked (one Redis
+//!   round trip: revocation is immediate, the mechanism is stateful again);
+//! - `/jwt-plain/me` only verifies (no lookup at all: the token is good until `exp`, whatever
+//!   happened since).
+
+use std::sync::Arc;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::clock::SharedClock;
+use crate::config::JwtConfig;
+use crate::error::AuthError;
+use crate::jwt::{AccessClaims, JWKS_PATH, Keyring, TokenRejection, Verifier};
+use crate::session::{Credentials, Me};
+use crate::token_store::{TokenStore, random_token};
+use crate::users::{User, UserStore};
+
+/// The authorization scheme of RFC 6750 (compared case-insensitively, as RFC 9110 §11.1 says).
+pub const BEARER_SCHEME: &str = "Bearer";
+
+/// What `/jwt/login` and `/jwt/refresh` return (the shape of an OAuth 2.0 token response).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+/// `POST /jwt/refresh` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// Issuing, verifying, rotating and revoking tokens.
+#[derive(Debug)]
+pub struct JwtService {
+    pub keys: Arc<Keyring>,
+    pub verifier: Verifier,
+    pub store: TokenStore,
+    config: JwtConfig,
+    clock: SharedClock,
+    users: UserStore,
+}
+
+impl JwtService {
+    pub fn new(
+        keys: Arc<Keyring>,
+        store: TokenStore,
+        config: JwtConfig,
+        clock: SharedClock,
+        users: UserStore,
+    ) -> Self {
+        let verifier = Verifier::new(
+            keys.algorithm(),
+            &config.issuer,
+            Some(&config.audience),
+            config.leeway,
+            clock.clone(),
+        );
+        Self {
+            keys,
+            verifier,
+            store,
+            config,
+            clock,
+            users,
+        }
+    }
+
+    /// A fresh token pair for a user who just proved who they are.
+    pub async fn login(&self, user: &User) -> Result<TokenPair, AuthError> {
+        let generation = self.store.generation(&user.id).await?;
+        let now = self.clock.now();
+        let refresh_ttl = self.config.refresh_ttl.as_secs();
+        let refresh = self
+            .store
+            .create_family(
+                user,
+                generation,
+                now.saturating_add(refresh_ttl),
+                refresh_ttl,
+            )
+            .await?;
+        self.pair(user, generation, &refresh.family, refresh.encode())
+    }
+
+    /// Trades a refresh token for a new pair; see [`TokenStore::rotate`].
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, AuthError> {
+        let rotated = self.store.rotate(refresh_token, self.clock.now()).await?;
+        self.pair(
+            &rotated.user,
+            rotated.generation,
+            &rotated.token.family,
+            rotated.token.encode(),
+        )
+    }
+
+    fn pair(
+        &self,
+        user: &User,
+        generation: u64,
+        family: &str,
+        refresh_token: String,
+    ) -> Result<TokenPair, AuthError> {
+        let now = self.clock.now();
+        let ttl = self.config.access_ttl.as_secs();
+        let claims = AccessClaims {
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            sub: user.id.clone(),
+            name: user.username.clone(),
+            exp: now.saturating_add(ttl),
+            nbf: now,
+            iat: now,
+            jti: random_token(),
+            fam: family.to_owned(),
+            r#gen: generation,
+        };
+        Ok(TokenPair {
+            access_token: self.keys.sign(&claims)?,
+            token_type: BEARER_SCHEME.to_owned(),
+            expires_in: ttl,
+            refresh_token,
+        })
+    }
+
+    /// Signature, algorithm, `iss`, `aud` and times: no I/O.
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        self.verifier
+            .verify(token, self.keys.as_ref())
+            .map_err(AuthError::InvalidToken)
+    }
+
+    /// [`verify`](Self::verify) plus the denylist and generation lookup.
+    pub async fn verify_and_check(&self, token: &str) -> Result<AccessClaims, AuthError> {
+        let claims = self.verify(token)?;
+        if self
+            .store
+            .is_revoked(&claims.jti, &claims.sub, claims.r#gen)
+            .await?
+        {
+            return Err(AuthError::InvalidToken(TokenRejection::Revoked));
+        }
+        Ok(claims)
+    }
+
+    /// Denylists the access token until its `exp` and ends its refresh family.
+    pub async fn logout(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        let exp = claims.exp.saturating_add(self.config.leeway.as_secs());
+        self.store.deny(&claims.jti, exp, self.clock.now()).await?;
+        self.store.revoke_family(&claims.fam).await
+    }
+}
+
+/// The token in `Authorization: Bearer <token>`.
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+    let value = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(AuthError::MissingToken)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthError::MissingToken)?;
+    if !scheme.eq_ignore_ascii_case(BEARER_SCHEME) || token.trim().is_empty() {
+        return Err(AuthError::MissingToken);
+    }
+    Ok(token.trim())
+}
+
+/// Mounts `/jwt/{login,me,refresh,logout}`, `/jwt-plain/me` and the JWKS document.
+pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<JwtService>) {
+    let data = web::Data::from(service);
+    cfg.service(
+        web::scope("/jwt")
+            .app_data(data.clone())
+            .route("/login", web::post().to(login))
+            .route("/me", web::get().to(me))
+            .route("/refresh", web::post().to(refresh))
+            .route("/logout", web::post().to(logout)),
+    )
+    .service(
+        web::scope("/jwt-plain")
+            .app_data(data.clone())
+            .route("/me", web::get().to(me_plain)),
+    )
+    .service(
+        web::resource(JWKS_PATH)
+            .app_data(data)
+            .route(web::get().to(jwks)),
+    );
+}
+
+async fn login(
+    body: web::Json<Credentials>,
+    jwt: web::Data<JwtService>,
+) -> Result<HttpResponse, AuthError> {
+    let user = jwt.users.verify(&body.username, &body.password).await?;
+    Ok(HttpResponse::Ok().json(jwt.login(&user).await?))
+}
+
+async fn me(req: HttpRequest, jwt: web::Data<JwtService>) -> Result<HttpResponse, AuthError> {
+    let claims = jwt.verify_and_check(bearer_token(&req)?).await?;
+    Ok(HttpResponse::Ok().json(me_from(claims, &req)))
+}
+
+async fn me_plain(req: HttpRequest, jwt: web::Data<JwtService>) -> Result<HttpResponse, AuthError> {
+    let claims = jwt.verify(bearer_token(&req)?)?;
+    Ok(HttpResponse::Ok().json(me_from(claims, &req)))
+}
+
+fn me_from(claims: AccessClaims, req: &HttpRequest) -> Me {
+    Me {
+        user: User {
+            id: claims.sub,
+            username: claims.name,
+        },
+        via: req.path().to_owned(),
+    }
+}
+
+async fn refresh(
+    body: web::Json<RefreshRequest>,
+    jwt: web::Data<JwtService>,
+) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Ok().json(jwt.refresh(&body.refresh_token).await?))
+}
+
+async fn logout(req: HttpRequest, jwt: web::Data<JwtService>) -> Result<HttpResponse, AuthError> {
+    let claims = jwt.verify_and_check(bearer_token(&req)?).await?;
+    jwt.logout(&claims).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn jwks(jwt: web::Data<JwtService>) -> Result<HttpResponse, AuthError> {
+    Ok(HttpResponse::Ok()
+        // Verifiers cache the set; a short max-age lets them see a rotation within minutes.
+        .insert_header(("Cache-Control", "public, max-age=300"))
+        .json(jwt.keys.jwks()?))
+}

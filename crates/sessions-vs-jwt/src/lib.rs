@@ -1,0 +1,35 @@
+//! # sessions-vs-jwt: where login state lives, and what that costs
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`session`] | what both cookie mechanisms share: session id, cookie attributes, idle and absolute timeouts, the `/login`, `/me`, `/logout` handlers, and the [`session::SessionStore`] trait |
+//! | [`memory_session`] | alternative 1: sessions in this process's memory |
+//! | [`redis_session`] | alternative 2: sessions in Redis (a hand-written store over deadpool-redis) |
+//! | [`jwt`] | alternative 3, the token itself: claims, pinned-algorithm verification with an injected clock, HS256 and EdDSA keyrings, rotation, JWKS |
+//! | [`jwt_auth`] | alternative 3 as a service: token pairs, `/jwt/...` and `/jwt-plain/me`, `/.well-known/jwks.json` |
+//! | [`token_store`] | the state tokens need after all: refresh-token families with reuse detection, the `jti` denylist, per-user generations |
+//! | [`users`] | seeded demo users, argon2id on a blocking thread |
+//! | [`clock`] | the injectable [`clock::Clock`] (system and manual) |
+//! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`] |
+//! | [`config`] | [`config::Config`]: cookies, timeouts, JWT claims and lifetimes, argon2 cost |
+//! | [`error`] | [`error::AuthError`] and its problem+json mapping (401s with `WWW-Authenticate`) |
+//! | [`demo`] | `cargo demo sessions-vs-jwt`: bytes, costs, revocation, two instances, the table |
+#![doc = include_str!("../README.md")]
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod jwt;
+pub mod jwt_auth;
+pub mod memory_session;
+pub mod redis_session;
+pub mod session;
+pub mod token_store;
+pub mod users;
+
+pub use app::{AppState, Parts, run};
+pub use config::Config;
+pub use demo::demo;
+pub use error::AuthError;

@@ -1,0 +1,151 @@
+//! Starting instances with a manual clock, and reading cookies without a cookie jar (so tests
+//! can look at, keep and replay exactly what the server sent).
+
+use std::sync::Arc;
+
+use reqwest::header::{COOKIE, SET_COOKIE};
+use sessions_vs_jwt::clock::ManualClock;
+use sessions_vs_jwt::config::{Config, JwtAlgorithm};
+use sessions_vs_jwt::jwt_auth::TokenPair;
+use sessions_vs_jwt::users::{DEMO_USERS, UserStore};
+use sessions_vs_jwt::{AppState, Parts, app};
+use support::Settings;
+use support::server::RunningServer;
+
+pub const ALICE: (&str, &str) = DEMO_USERS[0];
+
+/// A test configuration: plain-HTTP cookies, cheap hashing, a fixed HS256 secret.
+pub fn config() -> Config {
+    let mut config = Config::new(Settings::default())
+        .for_localhost()
+        .with_cheap_hashing();
+    config.jwt.hs256_secret = b"a test secret of thirty-two bytes".to_vec();
+    config
+}
+
+pub fn eddsa_config() -> Config {
+    let mut config = config();
+    config.jwt.algorithm = JwtAlgorithm::EdDsa;
+    config
+}
+
+pub struct Instance {
+    pub server: RunningServer,
+    pub state: AppState,
+    pub http: reqwest::Client,
+}
+
+impl Instance {
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+}
+
+/// Starts one instance. `redis`: a pool and the test's key prefix.
+pub async fn start(
+    config: Config,
+    clock: &ManualClock,
+    users: Option<UserStore>,
+    redis: Option<(deadpool_redis::Pool, String)>,
+) -> anyhow::Result<Instance> {
+    let users = match users {
+        Some(users) => users,
+        None => UserStore::seeded(config.hash_cost).await?,
+    };
+    let (redis, namespace) = match redis {
+        Some((pool, ns)) => (Some(pool), ns),
+        None => (None, app::KEY_NAMESPACE.to_owned()),
+    };
+    let state = AppState::new(Parts {
+        config,
+        clock: Arc::new(clock.clone()),
+        users,
+        redis,
+        namespace,
+        keys: None,
+    })?;
+    let for_server = state.clone();
+    let server = support::server::spawn(move |l| app::run(l, for_server))?;
+    Ok(Instance {
+        server,
+        state,
+        http: reqwest::Client::new(),
+    })
+}
+
+/// A Redis pool for `url`, with a fresh key prefix deleted when the returned guard drops.
+pub fn redis(
+    url: &str,
+    label: &str,
+) -> anyhow::Result<(deadpool_redis::Pool, support::testkit::TestKeys)> {
+    Ok((
+        app::redis_pool(url)?,
+        support::testkit::TestKeys::new(url, label),
+    ))
+}
+
+pub fn credentials(user: (&str, &str)) -> serde_json::Value {
+    serde_json::json!({ "username": user.0, "password": user.1 })
+}
+
+/// `(name, value)` of the first `Set-Cookie`, and the raw header for attribute checks.
+pub fn set_cookie(resp: &reqwest::Response) -> Option<(String, String, String)> {
+    let raw = resp.headers().get(SET_COOKIE)?.to_str().ok()?.to_owned();
+    let pair = raw.split(';').next()?;
+    let (name, value) = pair.split_once('=')?;
+    Some((name.to_owned(), value.to_owned(), raw))
+}
+
+/// Logs in under a session prefix (`/memory` or `/redis`) and returns the cookie `(name, value)`.
+pub async fn session_login(
+    instance: &Instance,
+    prefix: &str,
+    planted: Option<(&str, &str)>,
+) -> anyhow::Result<(String, String)> {
+    let mut req = instance
+        .http
+        .post(instance.url(&format!("{prefix}/login")))
+        .json(&credentials(ALICE));
+    if let Some((name, value)) = planted {
+        req = req.header(COOKIE, format!("{name}={value}"));
+    }
+    let resp = req.send().await?;
+    anyhow::ensure!(resp.status() == 200, "login answered {}", resp.status());
+    let (name, value, _) = set_cookie(&resp).ok_or_else(|| anyhow::anyhow!("no Set-Cookie"))?;
+    Ok((name, value))
+}
+
+/// `GET {prefix}/me` with a cookie; returns the status.
+pub async fn session_me(
+    base: &str,
+    http: &reqwest::Client,
+    prefix: &str,
+    cookie: &(String, String),
+) -> anyhow::Result<u16> {
+    let resp = http
+        .get(format!("{base}{prefix}/me"))
+        .header(COOKIE, format!("{}={}", cookie.0, cookie.1))
+        .send()
+        .await?;
+    Ok(resp.status().as_u16())
+}
+
+pub async fn jwt_login(instance: &Instance) -> anyhow::Result<TokenPair> {
+    let resp = instance
+        .http
+        .post(instance.url("/jwt/login"))
+        .json(&credentials(ALICE))
+        .send()
+        .await?;
+    anyhow::ensure!(resp.status() == 200, "login answered {}", resp.status());
+    Ok(resp.json().await?)
+}
+
+/// `GET path` with a bearer token; returns the response.
+pub async fn bearer_get(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+) -> anyhow::Result<reqwest::Response> {
+    Ok(http.get(url).bearer_auth(token).send().await?)
+}

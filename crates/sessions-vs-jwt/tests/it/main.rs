@@ -1,0 +1,8 @@
+//! One integration-test binary; each module holds the claims about one concept.
+
+mod common;
+mod jwks;
+mod jwt_rejections;
+mod refresh_and_revocation;
+mod sessions;
+mod two_instances;
