@@ -1,6 +1,7 @@
 //! One integration-test binary; each module holds the claims about one concept.
 
 mod common;
+mod demo;
 mod jwks;
 mod jwt_rejections;
 mod refresh_and_revocation;

@@ -1,0 +1,36 @@
+//! The demo itself, run quick and silent: every section it promises is in the report.
+
+use support::Settings;
+use support::demo::DemoArgs;
+
+/// The quick demo runs end to end and its tables show the lesson (memory sessions fail on the
+/// second instance; verify-only JWTs outlive logout; sessions do not).
+#[actix_web::test]
+async fn quick_demo_reports_every_section_with_the_expected_shape() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+
+    let report = sessions_vs_jwt::demo(&settings, &DemoArgs::for_tests()).await?;
+    let table = |label: &str| report.tables().find(|t| t.label == label).cloned();
+    let routing = table("mechanism, routing").ok_or_else(|| anyhow::anyhow!("no routing table"))?;
+    let revocation = table("mechanism").ok_or_else(|| anyhow::anyhow!("no revocation table"))?;
+
+    assert_eq!(
+        routing.value("memory session, round robin", "success"),
+        Some(50.0)
+    );
+    assert_eq!(
+        routing.value("memory session, sticky", "success"),
+        Some(100.0)
+    );
+    assert_eq!(
+        routing.value("JWT (verify only), round robin", "success"),
+        Some(100.0)
+    );
+    assert_eq!(
+        revocation.value("memory session", "after logout: refused from"),
+        Some(0.0)
+    );
+    assert!(revocation.value("JWT (verify only)", "after logout: refused from") > Some(0.0));
+    assert!(report.section("What you just saw").is_some());
+    Ok(())
+}
