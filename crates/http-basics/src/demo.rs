@@ -158,7 +158,7 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<Report> {
     n.section("What you just saw");
     n.say(&format!(
         "A retried GET, HEAD, OPTIONS, PUT, PATCH or DELETE left the server exactly as one call did; a retried POST created a second note ({} notes after the retry instead of {}), and the same POST with an Idempotency-Key was replayed instead ({} note). \
-         Safe methods cost least (GET p50 {} µs vs POST {} µs in this run). \
+         On loopback the verbs cost about the same (GET p50 {} µs, POST {} µs in this run): what makes a request expensive is the work behind it, not its method. \
          {passed} of {} status codes came back exactly as HTTP specifies, with their required headers, every error as application/problem+json, and the deliberate 500 without its internal cause. \
          The rule behind all of it: a status code and its headers are a contract a generic client (a browser, a proxy, a retry library) acts on without reading your docs, so say precisely what happened.",
         methods.post_after_retry,
