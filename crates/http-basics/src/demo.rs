@@ -157,10 +157,11 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<Report> {
 
     n.section("What you just saw");
     n.say(&format!(
-        "A retried GET, HEAD, OPTIONS, PUT, PATCH or DELETE left the server exactly as one call did; a retried POST created a second note ({} notes after the retry instead of {}), and the same POST with an Idempotency-Key was replayed instead ({} note). \
+        "Of the eight calls retried after a lost response, only these changed the server's state a second time: {}. The plain POST's retry created a duplicate ({} notes after the retry instead of {}), while the same POST with an Idempotency-Key was replayed ({} new note for two calls). \
          On loopback the verbs cost about the same (GET p50 {} µs, POST {} µs in this run): what makes a request expensive is the work behind it, not its method. \
          {passed} of {} status codes came back exactly as HTTP specifies, with their required headers, every error as application/problem+json, and the deliberate 500 without its internal cause. \
          The rule behind all of it: a status code and its headers are a contract a generic client (a browser, a proxy, a retry library) acts on without reading your docs, so say precisely what happened.",
+        methods.changed_by_retry.join(", "),
         methods.post_after_retry,
         methods.post_after_first,
         methods.keyed_after_retry,
@@ -262,6 +263,8 @@ async fn transcript_section(
 
 /// The figures the closing paragraph quotes.
 struct MethodFigures {
+    /// Methods whose retry changed the server's state (read back, not assumed).
+    changed_by_retry: Vec<String>,
     post_after_first: usize,
     post_after_retry: usize,
     keyed_after_retry: usize,
@@ -381,6 +384,7 @@ async fn methods_section(
     let yes_no = |b: bool| Cell::from(if b { "yes" } else { "no" });
     let mut post_counts = (0, 0);
     let mut keyed_after_retry = 0;
+    let mut changed_by_retry = Vec::new();
     for (name, safe, idempotent, make) in &calls {
         let (before, _) = observe(t).await?;
         let first = make().send().await?.status();
@@ -390,6 +394,9 @@ async fn methods_section(
         let retry_status = retry.status();
         let (after_retry, etag_retry) = observe(t).await?;
         let changed = etag_first != etag_retry;
+        if changed {
+            changed_by_retry.push((*name).to_owned());
+        }
         if *name == "POST" {
             post_counts = (after_first, after_retry);
         }
@@ -441,6 +448,7 @@ async fn methods_section(
     }
     n.table(latency);
     Ok(MethodFigures {
+        changed_by_retry,
         post_after_first: post_counts.0,
         post_after_retry: post_counts.1,
         keyed_after_retry,
