@@ -19,12 +19,11 @@ use anyhow::Context as _;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{
     AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
     OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, ThumbprintHash,
 };
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -56,13 +55,19 @@ pub struct AccessClaims {
     pub r#gen: u64,
 }
 
-/// The time claims a verifier checks itself (see [`Verifier::verify`] for why).
+/// The registered claims a verifier checks itself (see [`Verifier::verify`] for why).
 pub trait TimeClaims {
     fn exp(&self) -> UnixSeconds;
     fn nbf(&self) -> Option<UnixSeconds> {
         None
     }
     fn iat(&self) -> Option<UnixSeconds> {
+        None
+    }
+    fn iss(&self) -> Option<&str>;
+    /// A single audience. Our issuer mints exactly one; a token with an array `aud` does not
+    /// deserialize into our claims and is refused as malformed.
+    fn aud(&self) -> Option<&str> {
         None
     }
 }
@@ -76,6 +81,12 @@ impl TimeClaims for AccessClaims {
     }
     fn iat(&self) -> Option<UnixSeconds> {
         Some(self.iat)
+    }
+    fn iss(&self) -> Option<&str> {
+        Some(&self.iss)
+    }
+    fn aud(&self) -> Option<&str> {
+        Some(&self.aud)
     }
 }
 
@@ -145,12 +156,36 @@ pub trait KeySource {
 }
 
 /// Verifies tokens of one pinned algorithm for one issuer and audience.
+///
+/// Why not simply `jsonwebtoken::decode` with a `Validation`: two reasons, both measured.
+/// 1. It checks `exp` and `nbf` against the *system* clock, with no way to inject another; tests
+///    must move time, and the RFC 7515 example token expired in 2011.
+/// 2. On this path (every request, a budget of a few microseconds) it decodes the header three
+///    times and the claims twice. Parsing the two header fields we need, calling its signature
+///    check (`crypto::verify`) and checking the claims here parses each part once; on the
+///    machine this was written on that made verification about twice as fast.
+///
+/// The cryptography is still jsonwebtoken's (aws-lc-rs underneath); what this adds is the order
+/// of checks, written out where a reader can see every one of them.
 #[derive(Debug, Clone)]
 pub struct Verifier {
     algorithm: Algorithm,
-    validation: Validation,
+    /// The `alg` header value of `algorithm` ("HS256", "EdDSA").
+    algorithm_name: String,
+    issuer: String,
+    audience: Option<String>,
     leeway: u64,
     clock: SharedClock,
+}
+
+/// The two header parameters a verifier needs. Parsing only these (rather than jsonwebtoken's
+/// full `Header`) keeps the per-request cost down, and an unknown `alg` such as `none` is simply a
+/// string that does not match, not a parse error.
+#[derive(Debug, Deserialize)]
+struct JoseHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
 }
 
 impl Verifier {
@@ -163,62 +198,71 @@ impl Verifier {
         leeway: Duration,
         clock: SharedClock,
     ) -> Self {
-        // `Validation::new(alg)` lists exactly one algorithm: a token whose header says anything
-        // else is refused before any key is touched.
-        let mut validation = Validation::new(algorithm);
-        // jsonwebtoken checks exp/nbf against the *system* clock, with no way to inject another.
-        // Tests must move time (and the RFC 7515 example expired in 2011), so those two checks
-        // are switched off here and done below against `self.clock`, with the same leeway.
-        // `exp` stays a *required* claim: a token that never expires is refused.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
-        validation.set_issuer(&[issuer]);
-        match audience {
-            Some(aud) => {
-                validation.set_audience(&[aud]);
-                validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-            }
-            None => {
-                validation.validate_aud = false;
-                validation.set_required_spec_claims(&["exp", "iss"]);
-            }
-        }
+        // `Algorithm` serialises to its registered name; the fallback is never a real `alg`.
+        let algorithm_name = serde_json::to_value(algorithm)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
         Self {
             algorithm,
-            validation,
+            algorithm_name,
+            issuer: issuer.to_owned(),
+            audience: audience.map(str::to_owned),
             leeway: leeway.as_secs(),
             clock,
         }
     }
 
-    /// Checks a compact JWT and returns its claims. Synchronous and allocation-light: this is
-    /// the whole per-request cost of a stateless token.
+    /// Checks a compact JWT and returns its claims. Synchronous, no I/O: this is the whole
+    /// per-request cost of a stateless token.
     pub fn verify<C: DeserializeOwned + TimeClaims>(
         &self,
         token: &str,
         keys: &impl KeySource,
     ) -> Result<C, TokenRejection> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| header_rejection(token))?;
-        if header.alg != self.algorithm {
+        let (message, signature) = token.rsplit_once('.').ok_or(TokenRejection::Malformed)?;
+        let (header, payload) = message.split_once('.').ok_or(TokenRejection::Malformed)?;
+        // 1. The algorithm is ours to choose, never the token's: anything but the pinned one
+        //    (`none`, HS256 presented to an EdDSA verifier, ...) is refused before a key is touched.
+        let header: JoseHeader = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|json| serde_json::from_slice(&json).ok())
+            .ok_or(TokenRejection::Malformed)?;
+        if header.alg != self.algorithm_name {
             return Err(TokenRejection::WrongAlgorithm);
         }
-        let data = keys
+        // 2. The signature, with the key the header names (constant-time comparison inside).
+        let valid = keys
             .with_key(header.kid.as_deref(), |key| {
-                jsonwebtoken::decode::<C>(token, key, &self.validation)
+                jsonwebtoken::crypto::verify(signature, message.as_bytes(), key, self.algorithm)
             })
             .ok_or(TokenRejection::UnknownKey)?
-            .map_err(|e| match e.kind() {
-                ErrorKind::InvalidSignature => TokenRejection::BadSignature,
-                ErrorKind::InvalidAlgorithm => TokenRejection::WrongAlgorithm,
-                ErrorKind::InvalidIssuer => TokenRejection::WrongIssuer,
-                ErrorKind::InvalidAudience => TokenRejection::WrongAudience,
-                ErrorKind::MissingRequiredClaim(_) => TokenRejection::MissingClaim,
-                _ => TokenRejection::Malformed,
-            })?;
-        let claims = data.claims;
+            .map_err(|_| TokenRejection::Malformed)?;
+        if !valid {
+            return Err(TokenRejection::BadSignature);
+        }
+        // Only now is the payload worth reading.
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenRejection::Malformed)?;
+        let claims: C = serde_json::from_slice(&json).map_err(|_| TokenRejection::Malformed)?;
+        // 3. Who issued it, and for whom.
+        match claims.iss() {
+            None => return Err(TokenRejection::MissingClaim),
+            Some(iss) if iss != self.issuer => return Err(TokenRejection::WrongIssuer),
+            Some(_) => {}
+        }
+        if let Some(expected) = &self.audience {
+            match claims.aud() {
+                None => return Err(TokenRejection::MissingClaim),
+                Some(aud) if aud != expected => return Err(TokenRejection::WrongAudience),
+                Some(_) => {}
+            }
+        }
+        // 4. Time, against the injected clock. RFC 7519 §4.1.4: refuse when now >= exp; the
+        //    leeway absorbs small clock skew between issuer and verifier.
         let now = self.clock.now();
-        // RFC 7519 §4.1.4: reject when now >= exp; the leeway absorbs small clock skew.
         if now >= claims.exp().saturating_add(self.leeway) {
             return Err(TokenRejection::Expired);
         }
@@ -235,22 +279,6 @@ impl Verifier {
             return Err(TokenRejection::IssuedInFuture);
         }
         Ok(claims)
-    }
-}
-
-/// A header jsonwebtoken cannot parse is usually garbage, but `{"alg":"none"}` also lands here
-/// (the library has no `none` variant at all); name that case precisely.
-fn header_rejection(token: &str) -> TokenRejection {
-    let alg = token
-        .split('.')
-        .next()
-        .and_then(|h| URL_SAFE_NO_PAD.decode(h).ok())
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|v| v.get("alg").and_then(|a| a.as_str()).map(str::to_owned));
-    if alg.is_some() {
-        TokenRejection::WrongAlgorithm
-    } else {
-        TokenRejection::Malformed
     }
 }
 

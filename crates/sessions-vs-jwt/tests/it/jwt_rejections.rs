@@ -223,6 +223,9 @@ impl TimeClaims for A1Claims {
     fn exp(&self) -> u64 {
         self.exp
     }
+    fn iss(&self) -> Option<&str> {
+        Some(&self.iss)
+    }
 }
 
 fn a1_verifier(clock: &ManualClock) -> anyhow::Result<(Verifier, Keyring)> {
@@ -262,4 +265,20 @@ fn rfc7515_a1_example_with_a_tampered_signature_fails() -> anyhow::Result<()> {
 
     assert_eq!(result.err(), Some(TokenRejection::BadSignature));
     Ok(())
+}
+
+/// A token without `exp` (one that would never expire) is refused, even when correctly signed.
+#[actix_web::test]
+async fn token_without_exp_is_rejected() -> anyhow::Result<()> {
+    let (app, clock) = app().await?;
+    let mut c = serde_json::to_value(claims(&app, clock.now()))?;
+    if let Some(map) = c.as_object_mut() {
+        map.remove("exp");
+    }
+    let token = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &c,
+        &EncodingKey::from_secret(&secret(&app)),
+    )?;
+    assert_refused(&app, &token, TokenRejection::Malformed).await
 }
