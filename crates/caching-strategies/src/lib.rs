@@ -1,0 +1,74 @@
+//! # caching-strategies: how a cache makes a backend faster, and what it costs
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`store`] | the truth: posts and likes in PostgreSQL or SQLite via diesel, with a query counter |
+//! | [`model`] | posts, top posts, the cache entry envelope (version, logical expiry, tombstones), keys |
+//! | [`strategy`] | the [`Strategy`] trait, TTL with jitter, what strategies share |
+//! | [`no_cache`] | the baseline: every call goes to the store |
+//! | [`cache_aside`] | lazy loading; the cache-aside race and its versioned fix |
+//! | [`invalidation`] | invalidate on update versus update on write |
+//! | [`read_through`] | the cache owns the loader; moka coalesces concurrent misses |
+//! | [`write_through`] | store and cache on every write |
+//! | [`write_back`] | cache now, store later in batches; what an abort loses |
+//! | [`tier`] | the [`Tier`] trait: where entries live |
+//! | [`moka_tier`] | in-process (moka) |
+//! | [`redis_tier`] | shared (Redis via deadpool-redis), falling back when Redis is gone |
+//! | [`two_tier`] | moka in front of Redis, invalidated across instances over pub/sub |
+//! | [`http`] | routes and HTTP caching: Cache-Control, ETag/If-None-Match, Last-Modified, Vary |
+//! | [`app`] | wiring: store, Redis, every strategy on every tier under parallel prefixes |
+//! | [`config`], [`error`], [`clock`] | typed config, the error enum, a clock tests can move |
+//! | [`zipf`], [`fault`] | skewed keys for the load; a TCP link the demo can cut to lose Redis |
+//! | [`demo`] | the narrated, measured comparison |
+#![doc = include_str!("../README.md")]
+
+pub mod app;
+pub mod cache_aside;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod fault;
+pub mod http;
+pub mod invalidation;
+pub mod model;
+pub mod moka_tier;
+pub mod no_cache;
+pub mod read_through;
+pub mod redis_tier;
+pub mod store;
+pub mod strategy;
+pub mod tier;
+pub mod two_tier;
+pub mod write_back;
+pub mod write_through;
+pub mod zipf;
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer};
+
+pub use config::Config;
+pub use error::Error;
+pub use http::Mounted;
+pub use strategy::Strategy;
+pub use tier::Tier;
+
+/// What the server shares between workers: the mounted strategies.
+#[derive(Clone)]
+pub struct AppState {
+    pub mounted: Vec<Mounted>,
+}
+
+/// The server, around a listener the caller bound (main, the demo and the tests share it).
+pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    let server = HttpServer::new(move || {
+        let mounted = state.mounted.clone();
+        App::new().configure(move |cfg| http::configure(&mounted, cfg))
+    })
+    .workers(2)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}

@@ -1,0 +1,73 @@
+//! Write-through: every write goes to the store *and* the cache before it is acknowledged, so
+//! the cache always holds the latest acknowledged value. Reads are the cache-aside read path.
+//!
+//! ```text
+//! write: store.update ─▶ cache.put_if_not_older ─▶ ack
+//! ```
+//!
+//! Costs: every write pays both latencies, and values that are written but never read still take
+//! cache space. The store goes first: if the cache step fails the write is still durable, and the
+//! copy is at worst stale until its TTL (the other order could cache a write the store refused).
+//! The put is versioned, so two concurrent writers cannot leave the older value in the cache.
+
+use async_trait::async_trait;
+
+use crate::cache_aside::CacheAside;
+use crate::error::Error;
+use crate::invalidation::OnWrite;
+use crate::model::{Entry, Post, PostUpdate, TopPost, keys};
+use crate::strategy::{Deps, Strategy, like_in_store, validate};
+
+pub struct WriteThrough {
+    reads: CacheAside,
+}
+
+impl WriteThrough {
+    pub fn new(deps: Deps) -> Self {
+        Self {
+            reads: CacheAside::new(deps, OnWrite::Update).versioned(),
+        }
+    }
+}
+
+#[async_trait]
+impl Strategy for WriteThrough {
+    fn name(&self) -> String {
+        "write-through".to_owned()
+    }
+
+    async fn get_post(&self, id: i64) -> Result<Post, Error> {
+        self.reads.read_post(id).await
+    }
+
+    async fn top_posts(&self) -> Result<Vec<TopPost>, Error> {
+        self.reads.read_top().await
+    }
+
+    async fn update_post(&self, id: i64, update: PostUpdate) -> Result<Post, Error> {
+        validate(&update)?;
+        let deps = self.reads.deps();
+        let now = deps.clock.now_ms();
+        let post = deps
+            .store
+            .update_post(id, update, i64::try_from(now).unwrap_or(i64::MAX))
+            .await?
+            .ok_or(Error::NotFound(id))?;
+        let key = keys::post(id);
+        let (expires, ttl) = deps.expiry(deps.ttls.post, &key, now);
+        if deps
+            .tier
+            .put_if_not_older(&key, Entry::post(post.clone(), expires), ttl)
+            .await
+            .is_err()
+        {
+            // Could not write the cache: make sure it does not keep serving the old value.
+            let _ = deps.tier.delete(&key).await;
+        }
+        Ok(post)
+    }
+
+    async fn like(&self, id: i64, user_id: i64) -> Result<(), Error> {
+        like_in_store(&self.reads.deps().store, id, user_id).await
+    }
+}

@@ -1,0 +1,69 @@
+//! Stampede protection: coalescing turns N concurrent cold requests into one load.
+
+use std::sync::Arc;
+
+use caching_strategies::Strategy;
+use caching_strategies::cache_aside::CacheAside;
+use caching_strategies::invalidation::OnWrite;
+use caching_strategies::read_through::ReadThrough;
+use futures_util::future::join_all;
+
+use crate::common::{deps, manual_clock, moka, redis, store};
+
+const CONCURRENT: usize = 200;
+
+/// Read-through (moka `try_get_with`): 200 concurrent requests for one cold key, one store read.
+#[tokio::test]
+async fn read_through_turns_concurrent_cold_requests_into_one_load() -> anyhow::Result<()> {
+    let (store, _db) = store("rt_coalesce").await?;
+    let mut tiers = vec![moka()];
+    let redis = redis("rt_coalesce").await?;
+    if let Some((tier, _, _)) = &redis {
+        tiers.push(Arc::new(tier.clone()));
+    }
+    for tier in tiers {
+        let strategy = ReadThrough::new(deps(&store, tier.clone(), manual_clock()));
+        let before = store.queries();
+
+        let results = join_all((0..CONCURRENT).map(|_| strategy.get_post(5))).await;
+
+        assert!(results.iter().all(|r| r.as_ref().is_ok_and(|p| p.id == 5)));
+        assert_eq!(store.queries() - before, 1, "tier {}", tier.name());
+        let top = join_all((0..CONCURRENT).map(|_| strategy.top_posts())).await;
+        assert!(top.iter().all(Result::is_ok));
+        assert_eq!(store.queries() - before, 2, "one top-posts load too");
+    }
+    Ok(())
+}
+
+/// Plain cache-aside has no such protection: every concurrent miss goes to the store.
+#[tokio::test]
+async fn cache_aside_without_coalescing_loads_once_per_concurrent_miss() -> anyhow::Result<()> {
+    let (store, _db) = store("ca_stampede").await?;
+    let strategy = CacheAside::new(deps(&store, moka(), manual_clock()), OnWrite::Invalidate);
+    let before = store.queries();
+
+    // join_all polls every request once before any store read can complete, so all of them
+    // find the key cold: the stampede.
+    let results = join_all((0..CONCURRENT).map(|_| strategy.get_post(6))).await;
+
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(store.queries() - before, CONCURRENT as u64);
+    Ok(())
+}
+
+/// A coalesced load that fails fails for every waiter, with the same kind of error.
+#[tokio::test]
+async fn a_coalesced_miss_for_a_missing_post_is_not_found_for_every_caller() -> anyhow::Result<()> {
+    let (store, _db) = store("rt_missing").await?;
+    let strategy = ReadThrough::new(deps(&store, moka(), manual_clock()));
+
+    let results = join_all((0..20).map(|_| strategy.get_post(424_242))).await;
+
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(caching_strategies::Error::NotFound(424_242))))
+    );
+    Ok(())
+}

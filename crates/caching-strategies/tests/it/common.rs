@@ -1,0 +1,87 @@
+//! Shared set-up: a small seeded store per test, tiers, strategies.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use caching_strategies::clock::{Clock, ManualClock};
+use caching_strategies::model::PostUpdate;
+use caching_strategies::moka_tier::MokaTier;
+use caching_strategies::redis_tier::{self, RedisTier};
+use caching_strategies::store::{Seed, Store};
+use caching_strategies::strategy::{Deps, Ttl, Ttls};
+use caching_strategies::tier::Tier;
+use support::Service;
+use support::testkit::{TestDatabase, TestKeys, TestSqlite};
+
+/// Small data: the claims are about counts and versions, not speed.
+pub const SEED: Seed = Seed {
+    posts: 20,
+    likes: 200,
+};
+
+pub const POST_TTL: Duration = Duration::from_secs(60);
+
+/// Keeps the test's database alive; dropping it removes the database.
+#[allow(dead_code)]
+pub enum DbGuard {
+    Postgres(TestDatabase),
+    Sqlite(TestSqlite),
+}
+
+/// A seeded store of its own: PostgreSQL when reachable (required in CI), SQLite otherwise.
+pub async fn store(label: &str) -> anyhow::Result<(Store, DbGuard)> {
+    let (store, guard) = match support::testkit::require(Service::Postgres).await {
+        Some(url) => {
+            let db = TestDatabase::create(&url, label)?;
+            (Store::postgres(&db.url, 4)?, DbGuard::Postgres(db))
+        }
+        None => {
+            let file = TestSqlite::new(label);
+            (Store::sqlite(&file.path, 4)?, DbGuard::Sqlite(file))
+        }
+    };
+    store.migrate().await?;
+    store.seed(SEED).await?;
+    Ok((store, guard))
+}
+
+/// A Redis tier under the test's own key prefix, or `None` (skipped) when Redis is unreachable.
+pub async fn redis(label: &str) -> anyhow::Result<Option<(RedisTier, TestKeys, String)>> {
+    let Some(url) = support::testkit::require(Service::Redis).await else {
+        return Ok(None);
+    };
+    let keys = TestKeys::new(&url, label);
+    let pool = redis_tier::pool(&url, 8, Duration::from_millis(500))?;
+    Ok(Some((
+        RedisTier::new(pool, keys.prefix.clone(), Duration::from_millis(500)),
+        keys,
+        url,
+    )))
+}
+
+pub fn moka() -> Arc<dyn Tier> {
+    Arc::new(MokaTier::new(1000))
+}
+
+pub fn manual_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(1_700_000_000_000))
+}
+
+pub fn deps(store: &Store, tier: Arc<dyn Tier>, clock: Arc<dyn Clock>) -> Deps {
+    Deps {
+        store: store.clone(),
+        tier,
+        clock,
+        ttls: Ttls {
+            post: Ttl::fixed(POST_TTL),
+            top: Ttl::fixed(Duration::from_secs(10)),
+        },
+    }
+}
+
+pub fn edit(title: &str) -> PostUpdate {
+    PostUpdate {
+        title: title.to_owned(),
+        body: "edited".to_owned(),
+    }
+}
