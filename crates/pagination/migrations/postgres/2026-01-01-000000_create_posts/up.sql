@@ -1,0 +1,12 @@
+-- The feed: newest first, `id` breaks ties between posts created in the same instant.
+CREATE TABLE IF NOT EXISTS pagination_posts (
+    id         BIGSERIAL PRIMARY KEY,
+    created_at TIMESTAMP NOT NULL,
+    author     TEXT      NOT NULL,
+    title      TEXT      NOT NULL,
+    body       TEXT      NOT NULL
+);
+
+-- The index both schemes sort by. A keyset query seeks into it; an offset query walks it.
+CREATE INDEX IF NOT EXISTS pagination_posts_feed_idx
+    ON pagination_posts (created_at DESC, id DESC);
