@@ -66,17 +66,24 @@ impl SessionStore for RedisStore {
         let json = serde_json::to_string(record).context("serialising a session record")?;
         let mut conn = self.pool.get().await?;
         let user_key = self.user_key(&record.user.id);
-        // One round trip: the record with its TTL, and the id added to the user's index (which
-        // lives as long as the longest session it may list).
+        // One round trip: the record with its TTL, and the id added to the user's index. The
+        // index must outlive the longest session it lists, so its TTL only ever grows: `NX` sets
+        // it on a new set, `GT` extends it (Redis 7 options; `GT` alone ignores a key without TTL).
+        let secs = ttl.as_secs().max(1);
         redis::pipe()
-            .set_ex(self.session_key(id), json, ttl.as_secs().max(1))
+            .set_ex(self.session_key(id), json, secs)
             .ignore()
             .sadd(&user_key, id)
             .ignore()
-            .expire(
-                &user_key,
-                i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX).max(1),
-            )
+            .cmd("EXPIRE")
+            .arg(&user_key)
+            .arg(secs)
+            .arg("NX")
+            .ignore()
+            .cmd("EXPIRE")
+            .arg(&user_key)
+            .arg(secs)
+            .arg("GT")
             .ignore()
             .query_async::<()>(&mut conn)
             .await?;

@@ -287,3 +287,40 @@ async fn malformed_login_body_is_a_client_error_problem() -> anyhow::Result<()> 
     assert_eq!(missing_field.status(), 422);
     Ok(())
 }
+
+/// The Redis per-user index outlives every session it lists, so a password change still finds
+/// a long-lived session after a short-lived one was saved.
+#[actix_web::test]
+async fn redis_user_index_lives_as_long_as_its_longest_session() -> anyhow::Result<()> {
+    use sessions_vs_jwt::redis_session::{RedisStore, USER_SESSIONS_KEY};
+    use sessions_vs_jwt::session::{SessionRecord, SessionStore};
+    let Some(url) = require(Service::Redis).await else {
+        return Ok(());
+    };
+    let (pool, keys) = common::redis(&url, "index_ttl")?;
+    let store = RedisStore::new(pool.clone(), &keys.prefix);
+    let user = sessions_vs_jwt::users::User {
+        id: "u1".to_owned(),
+        username: "alice".to_owned(),
+    };
+    let record = SessionRecord {
+        user,
+        created_at: 0,
+        last_seen: 0,
+    };
+
+    store
+        .save("long", &record, Duration::from_secs(3600))
+        .await?;
+    store.save("short", &record, Duration::from_secs(5)).await?;
+    let mut conn = pool.get().await?;
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(keys.key(&format!("{USER_SESSIONS_KEY}u1")))
+        .query_async(&mut conn)
+        .await?;
+    let removed = store.remove_user("u1").await?;
+
+    assert!(ttl > 3000, "the index TTL shrank to {ttl} s");
+    assert_eq!(removed, 2);
+    Ok(())
+}
