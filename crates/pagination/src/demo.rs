@@ -8,16 +8,17 @@ use anyhow::{Context as _, anyhow};
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use support::demo::DemoArgs;
-use support::measure::{Plan, measure};
+use support::measure::{Plan, measure, measure_sync};
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Table, Unit, format_number};
 use support::{Service, Services, Settings};
 
 use crate::config::Config;
 use crate::consistency::{Writer, walk};
-use crate::cursor::{CursorCodec, Position};
+use crate::cursor::{self, CursorCodec, Direction, Position};
 use crate::db::{AnyConnection, Backend, Db};
 use crate::http::{AppState, CURSOR_PATH, OFFSET_PATH, run};
+use crate::offset;
 use crate::post::Post;
 use crate::schema::pagination_posts::dsl as p;
 use crate::seed::{self, Seeded};
@@ -177,7 +178,8 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
     n.say(&format!(
         "One page of {LIMIT} rows at increasing depth, fetched through the HTTP API. \
          Offset asks for `?page=N`; cursor sends the `after=` cursor a client holding page N-1 \
-         would have. `rows touched` comes from EXPLAIN ANALYZE of the same query."
+         would have. `query p50` times the same diesel query alone on its blocking thread; \
+         `rows touched` is what EXPLAIN ANALYZE of that query reports (PostgreSQL)."
     ));
     let last_page = (rows + i64::from(LIMIT) - 1) / i64::from(LIMIT);
     let mut depths: Vec<(String, i64)> = [1, 100, 1_000, 10_000]
@@ -193,8 +195,12 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
     let mut depth_table = Table::new("scheme @ depth")
         .column("p50", Unit::Micros)
         .column("p99", Unit::Micros)
+        .column("query p50", Unit::Micros)
         .column("rows touched", Unit::Count)
         .ratio_against("p50", "cursor @ page 1");
+    let mut versus_table = Table::new("depth")
+        .column("HTTP p50 offset ÷ cursor", Unit::Ratio)
+        .column("query p50 offset ÷ cursor", Unit::Ratio);
     let mut offset_rows = Vec::new();
     let mut cursor_rows = Vec::new();
     for (label, page) in &depths {
@@ -224,7 +230,28 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
             off.errors == 0 && cur.errors == 0,
             "requests failed while measuring {label}"
         );
-        let (offset_sql, cursor_sql) = explain_sql((page - 1) * i64::from(LIMIT), at);
+        // The query alone, on the blocking thread, without HTTP and JSON around it.
+        let skip = (page - 1) * i64::from(LIMIT);
+        let from = at.map(|pos| (Direction::After, pos));
+        let (off_q, cur_q) = db
+            .interact(move |c| {
+                let off = measure_sync(plan, || offset::fetch(c, skip, LIMIT));
+                let cur = measure_sync(plan, || cursor::fetch(c, from, LIMIT));
+                Ok((off, cur))
+            })
+            .await?;
+        anyhow::ensure!(
+            off_q.errors == 0 && cur_q.errors == 0,
+            "queries failed while measuring {label}"
+        );
+        versus_table.row(
+            label.clone(),
+            [
+                (off.p50_us() / cur.p50_us()).into(),
+                (off_q.p50_us() / cur_q.p50_us()).into(),
+            ],
+        );
+        let (offset_sql, cursor_sql) = explain_sql(skip, at);
         let (off_touched, cur_touched) = db
             .interact(move |c| Ok((rows_touched(c, &offset_sql)?, rows_touched(c, &cursor_sql)?)))
             .await?;
@@ -232,19 +259,29 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
             format!("offset @ {label}"),
             off.p50_us(),
             off.p99_us(),
+            off_q.p50_us(),
             off_touched,
         ));
         cursor_rows.push((
             format!("cursor @ {label}"),
             cur.p50_us(),
             cur.p99_us(),
+            cur_q.p50_us(),
             cur_touched,
         ));
     }
-    for (label, p50, p99, touched) in cursor_rows.into_iter().chain(offset_rows) {
-        depth_table.row(label, [p50.into(), p99.into(), Cell::from(touched)]);
+    for (label, p50, p99, query, touched) in cursor_rows.into_iter().chain(offset_rows) {
+        depth_table.row(
+            label,
+            [p50.into(), p99.into(), query.into(), Cell::from(touched)],
+        );
     }
     n.table(depth_table.clone());
+    n.say(
+        "The same depths, offset divided by cursor: through HTTP (where parsing, JSON and the \
+         network add a fixed cost to both) and for the query alone.",
+    );
+    n.table(versus_table.clone());
 
     // ── The price of a total ─────────────────────────────────────────────────────────────────
     n.section("The price of a total count");
@@ -284,9 +321,10 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
     };
     let churn_server = support::server::spawn(|l| run(l, churn_state.clone()))?;
     n.say(&format!(
-        "A reader pages through a {CHURN_ROWS}-row feed, {LIMIT} at a time, following only \
+        "A reader pages through a {}-row feed, {LIMIT} at a time, following only \
          `next` links, while a writer alternately inserts a new post and deletes the newest \
          original one, one write every {} ms.",
+        format_number(CHURN_ROWS as f64),
         WRITE_EVERY.as_millis()
     ));
     let mut churn_table = Table::new("scheme")
@@ -351,20 +389,28 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
     let off_first = get(&depth_table, "offset @ page 1", "p50");
     let total_ratio =
         get(&count_table, "page 1 + total", "p50") / get(&count_table, "page 1", "p50");
+    let query_ratio = get(&versus_table, &last, "query p50 offset ÷ cursor");
+    let us = |v: f64| format!("{} µs", format_number(v));
     n.say(&format!(
-        "On {} with {rows} rows, the first page costs about the same either way \
-         (offset {off_first:.0} µs, cursor {cur_first:.0} µs median). At the last page offset \
-         needs {off_last:.0} µs, {:.0}× the cursor's {cur_last:.0} µs, because it walks every row \
-         it skips; the cursor's last page costs {:.2}× its first. Asking for a total made the \
-         first page {total_ratio:.1}× slower. While the table changed, offset served {} rows twice \
-         and never served {} rows that were there all along; the cursor: {} and {}. \
-         Recommendation: offset is fine for small tables and for page numbers a human jumps \
-         between (admin lists, search results capped at a few pages). For feeds, large tables, \
-         infinite scroll, syncs and exports, use a signed keyset cursor, and leave totals off \
-         (or cache an estimate).",
+        "On {} with {} rows, the first page costs about the same either way (offset {}, cursor \
+         {} median through HTTP). At the last page offset needs {}, {:.0}× the cursor's {}, \
+         because it walks every row it skips; for the query alone the gap is {}. The cursor's \
+         last page costs {:.2}× its first. Asking for a total made the first page {:.1}× slower. \
+         While the table changed, offset served {} rows twice and never served {} rows that were \
+         there all along; the cursor: {} and {}. Recommendation: offset is fine for small tables \
+         and for page numbers a human jumps between (admin lists, a few pages of search \
+         results). For feeds, large or changing tables, infinite scroll, syncs and exports, use a \
+         signed keyset cursor, and leave totals off (or serve a cached estimate).",
         db.backend().name(),
+        format_number(rows as f64),
+        us(off_first),
+        us(cur_first),
+        us(off_last),
         off_last / cur_last,
+        us(cur_last),
+        support::report::format_ratio(query_ratio),
         cur_last / cur_first,
+        total_ratio,
         get(&churn_table, "offset", "rows seen twice"),
         get(&churn_table, "offset", "rows never seen"),
         get(&churn_table, "cursor", "rows seen twice"),
