@@ -1,0 +1,81 @@
+//! Typed configuration, built once in `main` (or a test) and passed down.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::Settings;
+
+use crate::backoff::Backoff;
+use crate::in_process::InProcess;
+use crate::job::{Queue, QueueError};
+use crate::rabbitmq::RabbitQueue;
+use crate::redis_queue::RedisQueue;
+
+/// Prefix of every Redis key and RabbitMQ queue this crate creates outside tests.
+pub const QUEUE_PREFIX: &str = "jobs";
+
+/// Everything the jobs service needs to know.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub settings: Settings,
+    /// Workers per pool (the same for every backend, so throughput is comparable).
+    pub workers: usize,
+    pub backoff: Backoff,
+    /// Redis: how long an in-flight job may go without an ack before it is handed to another worker.
+    pub visibility_timeout: Duration,
+    /// RabbitMQ: unacknowledged deliveries per consumer.
+    pub prefetch: u16,
+}
+
+impl JobsConfig {
+    pub fn new(settings: Settings) -> Self {
+        Self {
+            settings,
+            workers: 4,
+            backoff: Backoff::default(),
+            visibility_timeout: Duration::from_secs(5),
+            prefetch: 32,
+        }
+    }
+}
+
+/// The backends that keep jobs in a queue (the synchronous baseline keeps none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    InProcess,
+    Redis,
+    RabbitMq,
+}
+
+impl BackendKind {
+    pub const ALL: [BackendKind; 3] = [
+        BackendKind::InProcess,
+        BackendKind::Redis,
+        BackendKind::RabbitMq,
+    ];
+
+    /// The name in tables.
+    pub fn label(self) -> &'static str {
+        match self {
+            BackendKind::InProcess => "in-process",
+            BackendKind::Redis => "redis",
+            BackendKind::RabbitMq => "rabbitmq",
+        }
+    }
+
+    /// Opens queue `name` on this backend: a new in-memory queue, a Redis key prefix, or three
+    /// RabbitMQ queues on a new connection. Opening the same name twice on Redis or RabbitMQ
+    /// reaches the same jobs (a restarted worker process does exactly that).
+    pub async fn open(self, config: &JobsConfig, name: &str) -> Result<Arc<dyn Queue>, QueueError> {
+        Ok(match self {
+            BackendKind::InProcess => Arc::new(InProcess::new()),
+            BackendKind::Redis => Arc::new(
+                RedisQueue::connect(&config.settings.redis_url, name, config.visibility_timeout)
+                    .await?,
+            ),
+            BackendKind::RabbitMq => Arc::new(
+                RabbitQueue::connect(&config.settings.amqp_url, name, config.prefetch).await?,
+            ),
+        })
+    }
+}

@@ -1,0 +1,87 @@
+//! Every way a request can fail, and the one place each becomes a status code.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use support::Problem;
+
+/// A request the jobs service will not (or cannot) fulfil.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 or 422, already shaped by an extractor config (malformed JSON, bad path).
+    #[error("{0}")]
+    Body(Problem),
+    /// 422 Unprocessable Content: a field's value is not acceptable.
+    #[error("invalid field {field}: {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// 409 Conflict: that email address already signed up.
+    #[error("email already registered")]
+    EmailTaken,
+    /// 404 Not Found: no job with this id.
+    #[error("no such job")]
+    JobNotFound,
+    /// 404 Not Found: no dead letter with this job id.
+    #[error("no such dead letter")]
+    DeadLetterNotFound,
+    /// 502 Bad Gateway: the synchronous backend ran the job in the request and it failed.
+    #[error("the job failed while the request waited: {0}")]
+    JobFailed(String),
+    /// 503 Service Unavailable: the queue did not take the job; nothing was recorded.
+    #[error("queue unavailable: {0}")]
+    QueueUnavailable(String),
+    /// 500 Internal Server Error: anything we did not expect. Logged, never shown.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    /// The problem body for this error.
+    pub fn problem(&self) -> Problem {
+        match self {
+            ApiError::Body(problem) => problem.clone(),
+            ApiError::Invalid { field, message } => Problem::invalid_field(*field, message.clone()),
+            ApiError::EmailTaken => Problem::new(StatusCode::CONFLICT)
+                .with_detail("This email address has already signed up."),
+            ApiError::JobNotFound => {
+                Problem::new(StatusCode::NOT_FOUND).with_detail("No job with this id.")
+            }
+            ApiError::DeadLetterNotFound => {
+                Problem::new(StatusCode::NOT_FOUND).with_detail("No dead letter with this job id.")
+            }
+            ApiError::JobFailed(_) => Problem::new(StatusCode::BAD_GATEWAY)
+                .with_detail("The mail service failed while you waited; nothing will retry it."),
+            ApiError::QueueUnavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail("The job queue is unavailable; nothing was saved. Retry later.")
+                .with_header("Retry-After", "1"),
+            ApiError::Unexpected(_) => Problem::internal(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.problem().status_code()
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            // Causes may name hosts or internals: they go to the log, never the client.
+            ApiError::Unexpected(cause) => {
+                tracing::error!(error = %format_args!("{cause:#}"), "request failed unexpectedly");
+            }
+            ApiError::QueueUnavailable(cause) | ApiError::JobFailed(cause) => {
+                tracing::warn!(error = %cause, "job not accepted");
+            }
+            _ => {}
+        }
+        self.problem().to_response()
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        ApiError::Body(problem)
+    }
+}

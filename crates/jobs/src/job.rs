@@ -1,0 +1,246 @@
+//! The job envelope and the one trait every backend implements.
+//!
+//! A [`Job`] is what travels through a queue: an id (the idempotency key), the task, which
+//! attempt this is, when it was enqueued, when it may run, and a priority. It is JSON on the wire
+//! so that `redis-cli` and the RabbitMQ management UI show something a person can read.
+//!
+//! The [`Queue`] trait is deliberately small: enqueue, consume, and the three ways a delivery can
+//! end (ack, retry later, dead-letter). Each backend file implements it, so `synchronous.rs`,
+//! `in_process.rs`, `redis_queue.rs` and `rabbitmq.rs` can be read side by side.
+
+use std::any::Any;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The work itself. Tagged JSON: `{"kind":"welcome_email","to":"ada@example.com"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Task {
+    /// I/O-bound: POST to the mail service and wait for its answer.
+    WelcomeEmail { to: String },
+    /// CPU-bound: decode an image, resize it, encode the result.
+    Thumbnail {
+        width: u32,
+        height: u32,
+        max_side: u32,
+    },
+    /// Nothing at all: measures the queue, not the work.
+    Noop,
+}
+
+impl Task {
+    /// A short name for tables and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Task::WelcomeEmail { .. } => "welcome_email",
+            Task::Thumbnail { .. } => "thumbnail",
+            Task::Noop => "noop",
+        }
+    }
+}
+
+/// One job as it travels through a queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Job {
+    /// Unique per job and stable across retries and redeliveries: the idempotency key.
+    pub id: Uuid,
+    pub task: Task,
+    /// Which attempt this delivery is, starting at 1.
+    pub attempt: u32,
+    /// Unix time in milliseconds when the job was first enqueued (end-to-end latency starts here).
+    pub enqueued_at_ms: u64,
+    /// Unix time in milliseconds before which the job must not run (0: at once).
+    pub run_at_ms: u64,
+    /// 0 (lowest) to [`MAX_PRIORITY`]; honoured by the RabbitMQ backend only.
+    pub priority: u8,
+}
+
+/// Highest priority a job may ask for (RabbitMQ's `x-max-priority` of the main queue).
+pub const MAX_PRIORITY: u8 = 9;
+
+impl Job {
+    /// A new job to run as soon as possible, attempt 1, priority 0.
+    pub fn new(task: Task) -> Self {
+        Self {
+            id: Uuid::now_v7(),
+            task,
+            attempt: 1,
+            enqueued_at_ms: now_ms(),
+            run_at_ms: 0,
+            priority: 0,
+        }
+    }
+
+    /// The same job, not to run before `delay` from now.
+    pub fn delayed(mut self, delay: Duration) -> Self {
+        self.run_at_ms = now_ms() + millis(delay);
+        self
+    }
+
+    /// The same job with a priority (clamped to [`MAX_PRIORITY`]).
+    pub fn with_priority(mut self, priority: u8) -> Self {
+        self.priority = priority.min(MAX_PRIORITY);
+        self
+    }
+
+    /// The next attempt of this job, due after `delay`.
+    pub fn next_attempt(&self, delay: Duration) -> Self {
+        Self {
+            attempt: self.attempt + 1,
+            run_at_ms: now_ms() + millis(delay),
+            ..self.clone()
+        }
+    }
+
+    /// The same job as a fresh first attempt (replaying a dead letter).
+    pub fn replayed(&self) -> Self {
+        Self {
+            attempt: 1,
+            run_at_ms: 0,
+            ..self.clone()
+        }
+    }
+
+    /// How long until the job may run (zero when it is due).
+    pub fn delay_left(&self) -> Duration {
+        Duration::from_millis(self.run_at_ms.saturating_sub(now_ms()))
+    }
+
+    /// The wire format.
+    pub fn encode(&self) -> Vec<u8> {
+        // A struct of strings and integers always serialises.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Parses the wire format; a malformed payload is an error, never a panic.
+    pub fn decode(payload: &[u8]) -> Result<Self, serde_json::Error> {
+        serde_json::from_slice(payload)
+    }
+}
+
+/// A job taken from a queue and not yet settled. `receipt` is whatever the backend needs to
+/// settle it (the list element for Redis, the AMQP acker for RabbitMQ), opaque to the worker.
+pub struct Delivery {
+    pub payload: Vec<u8>,
+    pub receipt: Box<dyn Any + Send + Sync>,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery")
+            .field("payload", &String::from_utf8_lossy(&self.payload))
+            .finish_non_exhaustive()
+    }
+}
+
+/// An entry of the dead-letter queue: what was received, and why it was given up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The job id, when the payload was readable enough to have one.
+    pub id: Option<Uuid>,
+    pub reason: String,
+    /// The payload exactly as received (it may be malformed).
+    pub payload: String,
+    /// Unix time in milliseconds when it was dead-lettered.
+    pub at_ms: u64,
+}
+
+impl DeadLetter {
+    /// A dead letter for `payload`, reading the job id if it can.
+    pub fn new(payload: &[u8], reason: &str) -> Self {
+        Self {
+            id: Job::decode(payload).ok().map(|j| j.id),
+            reason: reason.to_owned(),
+            payload: String::from_utf8_lossy(payload).into_owned(),
+            at_ms: now_ms(),
+        }
+    }
+}
+
+/// A queue operation failed (the broker is unreachable, a command was refused).
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("redis pool: {0}")]
+    Pool(#[from] deadpool_redis::PoolError),
+    #[error("rabbitmq: {0}")]
+    Amqp(#[from] lapin::Error),
+    #[error("the broker refused the message (publisher confirm was a nack)")]
+    Nacked,
+    #[error("the queue is closed")]
+    Closed,
+    /// The synchronous backend ran the job in the caller and it failed.
+    #[error("the job failed: {0}")]
+    JobFailed(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The contract every backend implements. A worker calls `consume`, runs the job, then settles
+/// the delivery exactly one way: `ack` (done), `retry` (run again later) or `dead_letter` (give up).
+#[async_trait::async_trait]
+pub trait Queue: Send + Sync {
+    /// The backend's name in tables.
+    fn name(&self) -> &'static str;
+
+    /// Puts a job on the queue (honouring `run_at_ms` and `priority` where supported). Returns
+    /// once the backend has it: in memory, in Redis, or confirmed by RabbitMQ.
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError>;
+
+    /// Puts raw bytes on the queue: how a buggy producer or an old version sends a bad payload.
+    async fn enqueue_raw(&self, payload: Vec<u8>) -> Result<(), QueueError>;
+
+    /// Waits a short while for the next delivery; `None` when nothing came.
+    async fn consume(&self) -> Result<Option<Delivery>, QueueError>;
+
+    /// The job is done: forget it.
+    async fn ack(&self, delivery: Delivery) -> Result<(), QueueError>;
+
+    /// The job failed and will run again: settle `delivery` and schedule `next` after `delay`.
+    async fn retry(
+        &self,
+        delivery: Delivery,
+        next: &Job,
+        delay: Duration,
+    ) -> Result<(), QueueError>;
+
+    /// Give up: move the delivery to the dead-letter queue with `reason`.
+    async fn dead_letter(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError>;
+
+    /// What is in the dead-letter queue (without removing it).
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError>;
+
+    /// Moves the dead letter of job `id` back onto the queue as a fresh first attempt.
+    /// `false` when there is no such dead letter.
+    async fn replay(&self, id: Uuid) -> Result<bool, QueueError>;
+
+    /// Jobs waiting, delayed or in flight, as far as the backend can tell.
+    async fn pending(&self) -> Result<u64, QueueError>;
+
+    /// Graceful shutdown, after the workers settled what they held: hand back anything the
+    /// client took from the broker but never gave to a worker (RabbitMQ's prefetched messages).
+    async fn release(&self) {}
+
+    /// What a process crash does to this client: the in-process queue loses its memory, the
+    /// RabbitMQ connection drops (the broker requeues unacknowledged messages), Redis notices
+    /// nothing (stalled jobs wait in the in-flight list for their visibility timeout).
+    async fn crash(&self);
+
+    /// Removes every queue or key this instance created (tests and demos clean up after themselves).
+    async fn delete(&self) -> Result<(), QueueError>;
+}
+
+/// Unix time in milliseconds.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, millis)
+}
+
+/// A duration in whole milliseconds, saturating.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,196 @@
+//! The worker pool: the loop every backend shares.
+//!
+//! Each worker takes a delivery, parses it, runs it, and settles it exactly one way:
+//!
+//! ```text
+//! consume ─► parse ──bad──► dead_letter("malformed payload: …")
+//!              │
+//!              ▼
+//!            run ──ok──► ack                      status: succeeded
+//!              │
+//!              └─err─► attempts left? ──yes──► retry(after backoff)   status: failed
+//!                                     └─no───► dead_letter(error)     status: dead
+//! ```
+//!
+//! Where the ack sits decides the delivery guarantee. Acking after the side effect (as here) is
+//! at-least-once: a crash between the two runs the job again. Acking before would be at-most-once:
+//! a crash loses it. Exactly-once *effects* come from at-least-once delivery plus idempotency
+//! (`runner.rs`).
+//!
+//! [`Crash`] lets the demo and tests stop a worker at a precise point and then really abort its
+//! task, so "the worker died before the ack" is an event, not a sleep that hopes to hit a window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::backoff::Backoff;
+use crate::job::{Delivery, Job, Queue};
+use crate::runner::JobRunner;
+
+/// Where a worker stops dead, to be aborted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// The job was taken from the queue; nothing ran yet.
+    BeforeSideEffect,
+    /// The side effect happened; the ack was not sent.
+    AfterSideEffect,
+}
+
+/// Stop at `at` on the first job, report its id on `reached`, and hang until aborted.
+#[derive(Debug, Clone)]
+pub struct Crash {
+    pub at: CrashPoint,
+    pub reached: mpsc::UnboundedSender<Uuid>,
+}
+
+/// How a pool runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub workers: usize,
+    pub backoff: Backoff,
+    pub crash: Option<Crash>,
+}
+
+/// Running workers over one queue.
+#[derive(Debug)]
+pub struct WorkerPool {
+    handles: Vec<JoinHandle<()>>,
+    cancel: CancellationToken,
+    queue: Arc<dyn Queue>,
+}
+
+impl std::fmt::Debug for dyn Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl WorkerPool {
+    /// Starts `options.workers` workers.
+    pub fn start(queue: Arc<dyn Queue>, runner: Arc<JobRunner>, options: WorkerOptions) -> Self {
+        let pool_queue = queue.clone();
+        let cancel = CancellationToken::new();
+        let handles = (0..options.workers.max(1))
+            .map(|_| {
+                let worker = Worker {
+                    queue: queue.clone(),
+                    runner: runner.clone(),
+                    backoff: options.backoff,
+                    crash: options.crash.clone(),
+                };
+                tokio::spawn(worker.run(cancel.clone()))
+            })
+            .collect();
+        Self {
+            handles,
+            cancel,
+            queue: pool_queue,
+        }
+    }
+
+    /// Graceful shutdown: stop taking jobs, let each worker finish and settle the one it holds.
+    /// Anything not taken stays in the queue (Redis, RabbitMQ) for the next process.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+        self.queue.release().await;
+    }
+
+    /// A crash: abort every worker task wherever it is, settling nothing.
+    pub async fn kill(self) {
+        for handle in &self.handles {
+            handle.abort();
+        }
+        for handle in self.handles {
+            let _ = handle.await;
+        }
+    }
+}
+
+struct Worker {
+    queue: Arc<dyn Queue>,
+    runner: Arc<JobRunner>,
+    backoff: Backoff,
+    crash: Option<Crash>,
+}
+
+impl Worker {
+    async fn run(self, cancel: CancellationToken) {
+        loop {
+            // `biased`: once shutdown is asked for, no new job is taken even if one is ready.
+            let next = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                next = self.queue.consume() => next,
+            };
+            match next {
+                Ok(Some(delivery)) => {
+                    if let Err(error) = self.handle(delivery).await {
+                        tracing::warn!(queue = self.queue.name(), %error, "settling a job failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    // The broker is away: back off instead of spinning, and keep the worker.
+                    tracing::warn!(queue = self.queue.name(), %error, "consume failed");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, delivery: Delivery) -> anyhow::Result<()> {
+        let job = match Job::decode(&delivery.payload) {
+            Ok(job) => job,
+            Err(error) => {
+                // Never crash on a bad payload, never retry it (it will not parse next time
+                // either): park it with the reason so a person can look at it.
+                let reason = format!("malformed payload: {error}");
+                self.queue.dead_letter(delivery, &reason).await?;
+                return Ok(());
+            }
+        };
+        let kind = job.task.kind();
+        self.crash_at(CrashPoint::BeforeSideEffect, job.id).await;
+        self.runner.statuses.running(job.id, kind);
+        match self.runner.run(&job).await {
+            Ok(_) => {
+                self.crash_at(CrashPoint::AfterSideEffect, job.id).await;
+                self.queue.ack(delivery).await?;
+                self.runner.statuses.succeeded(job.id, kind);
+            }
+            Err(error) => {
+                let error = error.to_string();
+                if self.backoff.retries_after(job.attempt) {
+                    let delay = self.backoff.delay(job.id, job.attempt);
+                    self.runner.statuses.failed(job.id, kind, &error);
+                    self.queue
+                        .retry(delivery, &job.next_attempt(delay), delay)
+                        .await?;
+                } else {
+                    let reason = format!("gave up after {} attempts: {error}", job.attempt);
+                    self.queue.dead_letter(delivery, &reason).await?;
+                    self.runner.statuses.dead(job.id, kind, &reason);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn crash_at(&self, point: CrashPoint, id: Uuid) {
+        if let Some(crash) = &self.crash
+            && crash.at == point
+        {
+            let _ = crash.reached.send(id);
+            // Hang here, holding the delivery, until the pool is killed.
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Normal operation: every job once, duplicates once, delays, priorities, shutdown, bad payloads.
+
+use std::time::Duration;
+
+use jobs::BackendKind;
+use jobs::job::{Job, Task, now_ms};
+use jobs::status::Status;
+
+use crate::{Harness, finished};
+
+fn welcome(i: usize) -> Job {
+    Job::new(Task::WelcomeEmail {
+        to: format!("user{i}@example.com"),
+    })
+}
+
+async fn every_job_runs_exactly_once(kind: BackendKind) -> anyhow::Result<()> {
+    let Some(h) = Harness::new(kind, "exactly_once").await? else {
+        return Ok(());
+    };
+    // Arrange: idempotency off, so a double delivery would show as a double email.
+    h.runner.set_idempotent(false);
+    let jobs: Vec<Job> = (0..20).map(welcome).collect();
+    // Act
+    let pool = h.workers(&h.queue, 4);
+    for job in &jobs {
+        h.queue.enqueue(job).await?;
+    }
+    for job in &jobs {
+        assert_eq!(finished(&h, job.id).await?, Status::Succeeded);
+    }
+    pool.shutdown().await;
+    // Assert: one email per job, and nothing left behind in the queue.
+    for job in &jobs {
+        assert_eq!(h.sink.state.delivered(job.id), 1, "{}", kind.label());
+    }
+    assert_eq!(h.queue.pending().await?, 0);
+    h.finish().await
+}
+
+/// In-process: each enqueued job's side effect happens exactly once under normal operation.
+#[actix_web::test]
+async fn in_process_runs_every_job_exactly_once() -> anyhow::Result<()> {
+    every_job_runs_exactly_once(BackendKind::InProcess).await
+}
+
+/// Redis: each enqueued job's side effect happens exactly once under normal operation.
+#[actix_web::test]
+async fn redis_runs_every_job_exactly_once() -> anyhow::Result<()> {
+    every_job_runs_exactly_once(BackendKind::Redis).await
+}
+
+/// RabbitMQ: each enqueued job's side effect happens exactly once under normal operation.
+#[actix_web::test]
+async fn rabbitmq_runs_every_job_exactly_once() -> anyhow::Result<()> {
+    every_job_runs_exactly_once(BackendKind::RabbitMq).await
+}
+
+async fn duplicate_delivery_sends_once(kind: BackendKind) -> anyhow::Result<()> {
+    let Some(h) = Harness::new(kind, "duplicate").await? else {
+        return Ok(());
+    };
+    // Arrange: the same job (same id) enqueued twice, as a producer retrying a publish would.
+    let job = welcome(1);
+    h.queue.enqueue(&job).await?;
+    h.queue.enqueue(&job).await?;
+    // Act: a single worker, so the two deliveries run one after the other.
+    let pool = h.workers(&h.queue, 1);
+    finished(&h, job.id).await?;
+    while h.queue.pending().await? > 0 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    pool.shutdown().await;
+    // Assert
+    assert_eq!(h.sink.state.delivered(job.id), 1);
+    h.finish().await
+}
+
+/// Idempotency: a second delivery of the same job id does not send a second email (Redis).
+#[actix_web::test]
+async fn a_duplicate_delivery_of_a_job_id_sends_the_email_once() -> anyhow::Result<()> {
+    duplicate_delivery_sends_once(BackendKind::Redis).await?;
+    duplicate_delivery_sends_once(BackendKind::InProcess).await
+}
+
+/// Idempotency on RabbitMQ: two messages with one job id, one email.
+#[actix_web::test]
+async fn rabbitmq_duplicate_messages_of_one_job_send_the_email_once() -> anyhow::Result<()> {
+    duplicate_delivery_sends_once(BackendKind::RabbitMq).await
+}
+
+async fn delayed_job_waits(kind: BackendKind) -> anyhow::Result<()> {
+    let Some(h) = Harness::new(kind, "delayed").await? else {
+        return Ok(());
+    };
+    // Arrange
+    let job = welcome(1).delayed(Duration::from_millis(400));
+    let pool = h.workers(&h.queue, 2);
+    // Act
+    h.queue.enqueue(&job).await?;
+    finished(&h, job.id).await?;
+    pool.shutdown().await;
+    // Assert: the first attempt started no earlier than the job's run-at time.
+    let record = h
+        .runner
+        .statuses
+        .get(job.id)
+        .ok_or_else(|| anyhow::anyhow!("no record"))?;
+    assert!(
+        record.attempts[0] >= job.run_at_ms,
+        "{} ran early",
+        kind.label()
+    );
+    h.finish().await
+}
+
+/// Scheduled jobs do not run before their time, on every backend.
+#[actix_web::test]
+async fn a_delayed_job_does_not_run_before_its_time() -> anyhow::Result<()> {
+    delayed_job_waits(BackendKind::InProcess).await?;
+    delayed_job_waits(BackendKind::Redis).await?;
+    delayed_job_waits(BackendKind::RabbitMq).await
+}
+
+/// RabbitMQ priorities: with a backlog, the high-priority job is delivered before older low ones.
+#[actix_web::test]
+async fn higher_priority_jobs_run_first_on_rabbitmq() -> anyhow::Result<()> {
+    let Some(mut h) = Harness::new(BackendKind::RabbitMq, "priority").await? else {
+        return Ok(());
+    };
+    // Arrange: prefetch 1 so the broker, not the client buffer, picks the order.
+    h.config.prefetch = 1;
+    h.queue.delete().await?;
+    h.queue = h.reopen().await?;
+    let low: Vec<Job> = (0..5).map(|i| welcome(i).with_priority(0)).collect();
+    let high = welcome(99).with_priority(9);
+    for job in &low {
+        h.queue.enqueue(job).await?;
+    }
+    h.queue.enqueue(&high).await?;
+    // Act
+    let pool = h.workers(&h.queue, 1);
+    for job in low.iter().chain([&high]) {
+        finished(&h, job.id).await?;
+    }
+    pool.shutdown().await;
+    // Assert: the high-priority job started before every low-priority one.
+    let started = |job: &Job| {
+        h.runner
+            .statuses
+            .get(job.id)
+            .map(|r| r.attempts[0])
+            .unwrap_or(u64::MAX)
+    };
+    let first_low = low.iter().map(started).min().unwrap_or(0);
+    assert!(
+        started(&high) <= first_low,
+        "high {} vs first low {first_low}",
+        started(&high)
+    );
+    h.finish().await
+}
+
+async fn shutdown_keeps_accepted_jobs(kind: BackendKind) -> anyhow::Result<()> {
+    let Some(h) = Harness::new(kind, "shutdown").await? else {
+        return Ok(());
+    };
+    // Arrange: a slow mail service and more jobs than the workers can finish before shutdown.
+    h.sink.state.set_latency(Duration::from_millis(20));
+    let jobs: Vec<Job> = (0..30).map(welcome).collect();
+    for job in &jobs {
+        h.queue.enqueue(job).await?;
+    }
+    let pool = h.workers(&h.queue, 2);
+    finished(&h, jobs[0].id).await?;
+    // Act: graceful shutdown mid-backlog, then a new process picks up where it left off.
+    pool.shutdown().await;
+    let restarted = h.reopen().await?;
+    let pool = h.workers(&restarted, 2);
+    for job in &jobs {
+        finished(&h, job.id).await?;
+    }
+    pool.shutdown().await;
+    // Assert: every accepted job sent its email exactly once.
+    for job in &jobs {
+        assert_eq!(h.sink.state.delivered(job.id), 1);
+    }
+    restarted.crash().await;
+    h.finish().await
+}
+
+/// Graceful shutdown loses no acknowledged work: a restarted pool finishes the backlog (Redis, RabbitMQ).
+#[actix_web::test]
+async fn graceful_shutdown_loses_no_accepted_job() -> anyhow::Result<()> {
+    shutdown_keeps_accepted_jobs(BackendKind::Redis).await?;
+    shutdown_keeps_accepted_jobs(BackendKind::RabbitMq).await
+}
+
+async fn malformed_goes_to_dead_letters(kind: BackendKind) -> anyhow::Result<()> {
+    let Some(h) = Harness::new(kind, "malformed").await? else {
+        return Ok(());
+    };
+    // Arrange: garbage, then a good job behind it.
+    h.queue
+        .enqueue_raw(b"{\"kind\": \"not a job".to_vec())
+        .await?;
+    let good = welcome(1);
+    h.queue.enqueue(&good).await?;
+    // Act
+    let pool = h.workers(&h.queue, 1);
+    let status = finished(&h, good.id).await?;
+    pool.shutdown().await;
+    // Assert: the worker survived, and the bad payload is parked with its reason.
+    assert_eq!(status, Status::Succeeded);
+    let dead = h.queue.dead_letters().await?;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert!(
+        dead[0].reason.starts_with("malformed payload"),
+        "{}",
+        dead[0].reason
+    );
+    assert!(dead[0].id.is_none() && dead[0].at_ms <= now_ms() + 1000);
+    h.finish().await
+}
+
+/// A malformed payload goes to the dead-letter queue with the reason; the worker keeps working.
+#[actix_web::test]
+async fn a_malformed_payload_is_dead_lettered_with_its_reason() -> anyhow::Result<()> {
+    malformed_goes_to_dead_letters(BackendKind::InProcess).await?;
+    malformed_goes_to_dead_letters(BackendKind::Redis).await?;
+    malformed_goes_to_dead_letters(BackendKind::RabbitMq).await
+}

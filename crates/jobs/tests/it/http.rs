@@ -1,0 +1,141 @@
+//! The HTTP service: what a client sees for each backend and for bad input.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use jobs::in_process::InProcess;
+use jobs::status::Status;
+use jobs::synchronous::Synchronous;
+use jobs::worker::{WorkerOptions, WorkerPool};
+use jobs::{AppState, BackendKind, Queue, run};
+use serde_json::{Value, json};
+
+use crate::Harness;
+
+/// Enqueueing answers 202 with a job id and a Location; the status page reaches `succeeded`.
+#[actix_web::test]
+async fn signup_with_a_queue_answers_202_and_the_job_status_reaches_succeeded() -> anyhow::Result<()>
+{
+    let Some(h) = Harness::new(BackendKind::InProcess, "http").await? else {
+        return Ok(());
+    };
+    // Arrange
+    let queue: Arc<dyn Queue> = Arc::new(InProcess::new());
+    let pool = WorkerPool::start(
+        queue.clone(),
+        h.runner.clone(),
+        WorkerOptions {
+            workers: 1,
+            backoff: h.config.backoff,
+            crash: None,
+        },
+    );
+    let state = web::Data::new(AppState::new(queue, h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+    let client = reqwest::Client::new();
+    // Act
+    let response = client
+        .post(server.url("/signup"))
+        .json(&json!({"email": "ada@example.com"}))
+        .send()
+        .await?;
+    // Assert
+    assert_eq!(response.status(), 202);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = response.json().await?;
+    let id: uuid::Uuid = serde_json::from_value(body["job_id"].clone())?;
+    assert_eq!(location, Some(format!("/jobs/{id}")));
+    assert_eq!(h.runner.statuses.wait_finished(id).await, Status::Succeeded);
+    let status: Value = client
+        .get(server.url(&format!("/jobs/{id}")))
+        .send()
+        .await?
+        .json()
+        .await?;
+    assert_eq!(status["status"], "succeeded");
+    pool.shutdown().await;
+    server.stop().await;
+    Ok(())
+}
+
+/// The synchronous baseline answers 201 only after the email was sent.
+#[actix_web::test]
+async fn synchronous_signup_answers_201_after_the_email_is_sent() -> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "http_sync").await? else {
+        return Ok(());
+    };
+    // Arrange
+    let queue: Arc<dyn Queue> = Arc::new(Synchronous::new(h.runner.clone()));
+    let state = web::Data::new(AppState::new(queue, h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+    // Act
+    let response = reqwest::Client::new()
+        .post(server.url("/signup"))
+        .json(&json!({"email": "ada@example.com"}))
+        .send()
+        .await?;
+    // Assert: by the time the client has its answer, the mail service has the message.
+    assert_eq!(response.status(), 201);
+    assert_eq!(h.sink.state.total_delivered(), 1);
+    server.stop().await;
+    Ok(())
+}
+
+/// Bad input gets a precise status and a problem+json body, and enqueues nothing.
+#[actix_web::test]
+async fn bad_input_gets_a_problem_and_enqueues_nothing() -> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "http_bad").await? else {
+        return Ok(());
+    };
+    // Arrange
+    let queue: Arc<dyn Queue> = Arc::new(InProcess::new());
+    let state = web::Data::new(AppState::new(queue.clone(), h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+    let client = reqwest::Client::new();
+    let post = |path: &'static str, body: Value| client.post(server.url(path)).json(&body).send();
+    // Act
+    let bad_email = post("/signup", json!({"email": "nope"})).await?;
+    let bad_size = post(
+        "/thumbnails",
+        json!({"width": 0, "height": 10, "max_side": 5}),
+    )
+    .await?;
+    let unknown = client
+        .get(server.url(&format!("/jobs/{}", uuid::Uuid::nil())))
+        .send()
+        .await?;
+    let not_uuid = client.get(server.url("/jobs/123")).send().await?;
+    let first = post("/signup", json!({"email": "ada@example.com"})).await?;
+    let again = post("/signup", json!({"email": "ada@example.com"})).await?;
+    // Assert
+    assert_eq!(bad_email.status(), 422);
+    assert_eq!(
+        bad_email
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    assert_eq!(bad_size.status(), 422);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        not_uuid.status(),
+        404,
+        "an id that is not a UUID names no job"
+    );
+    assert_eq!(
+        (first.status().as_u16(), again.status().as_u16()),
+        (202, 409)
+    );
+    assert_eq!(
+        queue.pending().await?,
+        1,
+        "only the one good sign-up was enqueued"
+    );
+    server.stop().await;
+    Ok(())
+}
