@@ -413,7 +413,7 @@ async fn stampede(n: &mut Narrator, b: &Bench) -> anyhow::Result<StampedeFigures
         .column("p50", Unit::Micros)
         .column("p99", Unit::Micros)
         .column("wall time", Unit::Millis);
-    let top_requests = if b.quick { 5 } else { 100 };
+    let top_requests = if b.quick { 5 } else { 30 };
     let mut cold_id = 500;
     for kind in b.kinds() {
         for name in ["cache-aside", "read-through"] {

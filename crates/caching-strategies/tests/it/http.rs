@@ -176,3 +176,34 @@ async fn bad_input_gets_a_problem_with_a_precise_status() -> anyhow::Result<()> 
     assert_eq!(before, after, "nothing was written");
     Ok(())
 }
+
+/// Without an ETag, `If-Modified-Since` set to the `Last-Modified` it was given gets 304; an
+/// `If-None-Match` that does not match wins over it (RFC 9110 §13.2.2) and gets 200.
+#[actix_web::test]
+async fn if_modified_since_revalidates_when_there_is_no_if_none_match() -> anyhow::Result<()> {
+    let (server, _db) = serve("http_ims").await?;
+    let client = reqwest::Client::new();
+    let url = server.url("/moka/cache-aside/posts/5");
+    let first = client.get(&url).send().await?;
+    let modified = first
+        .headers()
+        .get(LAST_MODIFIED)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no Last-Modified"))?;
+
+    let by_date = client
+        .get(&url)
+        .header("if-modified-since", modified.clone())
+        .send()
+        .await?;
+    let etag_wins = client
+        .get(&url)
+        .header("if-modified-since", modified)
+        .header(IF_NONE_MATCH, "\"some-other-version\"")
+        .send()
+        .await?;
+
+    assert_eq!(by_date.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(etag_wins.status(), StatusCode::OK);
+    Ok(())
+}

@@ -3,6 +3,7 @@
 mod cache_aside;
 mod coalescing;
 mod common;
+mod demo;
 mod http;
 mod race;
 mod redis_failure;
