@@ -783,7 +783,7 @@ fn closing(n: &mut Narrator, redis_up: bool) {
         " (Redis was not reachable: the Redis rows were left out.)".to_owned()
     };
     n.say(&format!(
-        "A memory session is the cheapest check ({} p50) but only {} of round-robin requests found it. An HS256 JWT verifies in {} with no lookup and works anywhere, but costs {} on every request against {} for a cookie, and a logged-out token was still accepted until +{} s.{} Recommendation: for a web app, keep sessions in a shared store (Redis) behind an HttpOnly, SameSite=Lax, __Host- cookie; use short-lived JWTs where a service must verify without calling home, and pair them with rotating refresh tokens and a denylist when logout must mean logout.",
+        "A memory session is the cheapest check ({} p50) but only {} of round-robin requests found it. An HS256 JWT verifies in {} with no lookup and works anywhere, but costs {} on every request against {} for a cookie, and a logged-out token kept working: it was first refused at +{} s.{} Recommendation: for a web app, keep sessions in a shared store (Redis) behind an HttpOnly, SameSite=Lax, __Host- cookie; use short-lived JWTs where a service must verify without calling home, and pair them with rotating refresh tokens and a denylist when logout must mean logout.",
         fmt(mem, " µs"),
         fmt(memory_rr, " %"),
         fmt(hs, " µs"),
