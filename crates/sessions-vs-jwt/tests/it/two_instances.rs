@@ -58,3 +58,30 @@ async fn jwt_from_one_instance_is_accepted_by_the_other() -> anyhow::Result<()> 
     assert_eq!(on_b.status(), 200);
     Ok(())
 }
+
+/// A logout on one instance is honoured by the other: the denylist lives in the shared Redis.
+#[actix_web::test]
+async fn jwt_logged_out_on_one_instance_is_refused_by_the_other() -> anyhow::Result<()> {
+    let Some(url) = require(Service::Redis).await else {
+        return Ok(());
+    };
+    let (pool, keys) = common::redis(&url, "two_instances_logout")?;
+    let clock = ManualClock::starting_now();
+    let users = UserStore::seeded(common::config().hash_cost).await?;
+    let redis = || Some((pool.clone(), keys.prefix.clone()));
+    let a = common::start(common::config(), &clock, Some(users.clone()), redis()).await?;
+    let b = common::start(common::config(), &clock, Some(users), redis()).await?;
+    let pair = jwt_login(&a).await?;
+
+    let logout = a
+        .http
+        .post(a.url("/jwt/logout"))
+        .bearer_auth(&pair.access_token)
+        .send()
+        .await?;
+    let on_b = bearer_get(&b.http, b.url("/jwt/me"), &pair.access_token).await?;
+
+    assert_eq!(logout.status(), 204);
+    assert_eq!(on_b.status(), 401);
+    Ok(())
+}
