@@ -13,7 +13,7 @@
 //! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`] |
 //! | [`config`] | [`config::Config`]: cookies, timeouts, JWT claims and lifetimes, argon2 cost |
 //! | [`error`] | [`error::AuthError`] and its problem+json mapping (401s with `WWW-Authenticate`) |
-//! | [`demo`] | `cargo demo sessions-vs-jwt`: bytes, costs, revocation, two instances, the table |
+//! | [`demo`](mod@demo) | `cargo demo sessions-vs-jwt`: bytes, costs, revocation, two instances, the table |
 #![doc = include_str!("../README.md")]
 
 pub mod app;
