@@ -188,8 +188,10 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
         .map(|d| (format!("page {d}"), d))
         .collect();
     depths.push((format!("last (page {last_page})"), last_page));
-    let plan = Plan::iterations(200)
-        .warmup(3)
+    // Many iterations so cheap pages get a stable median; the budget caps the deep offset pages
+    // (each of which reads up to the whole table) at a couple of seconds.
+    let plan = Plan::iterations(1_000)
+        .warmup(20)
         .budget(Duration::from_secs(2))
         .scaled_for(args.quick);
     let mut depth_table = Table::new("scheme @ depth")
