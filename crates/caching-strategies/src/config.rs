@@ -59,7 +59,7 @@ impl Config {
             // Enough likes that the GROUP BY behind "top posts" costs tens of milliseconds.
             seed: Seed {
                 posts: 1_000,
-                likes: 250_000,
+                likes: 150_000,
             },
             sqlite_path: std::env::temp_dir().join(SQLITE_FILE),
             flush: FlushPolicy {
