@@ -30,7 +30,16 @@ pub enum DbGuard {
 
 /// A seeded store of its own: PostgreSQL when reachable (required in CI), SQLite otherwise.
 pub async fn store(label: &str) -> anyhow::Result<(Store, DbGuard)> {
-    let (store, guard) = match support::testkit::require(Service::Postgres).await {
+    let settings = support::Settings::from_env()?;
+    // Under BF_REQUIRE_SERVICES, `require` fails the test when PostgreSQL is down; otherwise a
+    // missing PostgreSQL means SQLite, not a skip (the claims hold on both).
+    let postgres = if settings.require_services {
+        support::testkit::require(Service::Postgres).await
+    } else {
+        let up = support::services::probe(Service::Postgres, &settings.database_url).await;
+        (up == support::services::Status::Up).then(|| settings.database_url.clone())
+    };
+    let (store, guard) = match postgres {
         Some(url) => {
             let db = TestDatabase::create(&url, label)?;
             (Store::postgres(&db.url, 4)?, DbGuard::Postgres(db))
