@@ -6,10 +6,11 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DemoArgs {
     /// Smaller workloads: finishes in seconds (CI smoke runs use this).
-    #[arg(long)]
+    // Global, so `<topic> serve --quick` means the same as `<topic> --quick serve`.
+    #[arg(long, global = true)]
     pub quick: bool,
     /// Also write the measured report as JSON to this path.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", global = true)]
     pub json: Option<PathBuf>,
     /// Print nothing; only build the report (used by tests).
     #[arg(skip)]
