@@ -233,6 +233,12 @@ pub trait Queue: Send + Sync {
     async fn delete(&self) -> Result<(), QueueError>;
 }
 
+impl std::fmt::Debug for dyn Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Unix time in milliseconds.
 pub fn now_ms() -> u64 {
     SystemTime::now()

@@ -64,12 +64,6 @@ pub struct WorkerPool {
     queue: Arc<dyn Queue>,
 }
 
-impl std::fmt::Debug for dyn Queue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 impl WorkerPool {
     /// Starts `options.workers` workers.
     pub fn start(queue: Arc<dyn Queue>, runner: Arc<JobRunner>, options: WorkerOptions) -> Self {

@@ -139,3 +139,39 @@ async fn bad_input_gets_a_problem_and_enqueues_nothing() -> anyhow::Result<()> {
     server.stop().await;
     Ok(())
 }
+
+/// The CPU-bound thumbnail job is accepted with 202 and finishes on a worker.
+#[actix_web::test]
+async fn an_enqueued_thumbnail_is_made_by_a_worker() -> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "http_thumb").await? else {
+        return Ok(());
+    };
+    // Arrange
+    let queue: Arc<dyn Queue> = Arc::new(InProcess::new());
+    let pool = WorkerPool::start(
+        queue.clone(),
+        h.runner.clone(),
+        WorkerOptions {
+            workers: 1,
+            backoff: h.config.backoff,
+            crash: None,
+        },
+    );
+    let state = web::Data::new(AppState::new(queue, h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+    // Act
+    let response = reqwest::Client::new()
+        .post(server.url("/thumbnails"))
+        .json(&json!({"width": 320, "height": 240, "max_side": 64}))
+        .send()
+        .await?;
+    // Assert
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await?;
+    let id: uuid::Uuid = serde_json::from_value(body["job_id"].clone())?;
+    assert_eq!(h.runner.statuses.wait_finished(id).await, Status::Succeeded);
+    assert_eq!(h.runner.effects(id), 1);
+    pool.shutdown().await;
+    server.stop().await;
+    Ok(())
+}
