@@ -175,3 +175,59 @@ async fn an_enqueued_thumbnail_is_made_by_a_worker() -> anyhow::Result<()> {
     server.stop().await;
     Ok(())
 }
+
+/// A job that always fails is listed by GET /dead-letters and replayed by its id; unknown ids get 404.
+#[actix_web::test]
+async fn dead_letters_are_listed_and_replayed_over_http() -> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "http_dead").await? else {
+        return Ok(());
+    };
+    // Arrange: a recipient the mail service refuses, and a worker pool with the test's short backoff.
+    let queue: Arc<dyn Queue> = Arc::new(InProcess::new());
+    let pool = WorkerPool::start(
+        queue.clone(),
+        h.runner.clone(),
+        WorkerOptions {
+            workers: 1,
+            backoff: h.config.backoff,
+            crash: None,
+        },
+    );
+    let state = web::Data::new(AppState::new(queue, h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(server.url("/signup"))
+        .json(&json!({"email": "bounce@example.com"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id: uuid::Uuid = serde_json::from_value(body["job_id"].clone())?;
+    assert_eq!(h.runner.statuses.wait_finished(id).await, Status::Dead);
+    // Act
+    let listed: Value = client
+        .get(server.url("/dead-letters"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    h.sink.state.set_bouncing(false);
+    let replay = client
+        .post(server.url(&format!("/dead-letters/{id}/replay")))
+        .send()
+        .await?;
+    let unknown = client
+        .post(server.url(&format!("/dead-letters/{}/replay", uuid::Uuid::nil())))
+        .send()
+        .await?;
+    // Assert
+    assert_eq!(listed[0]["id"], json!(id));
+    assert_eq!(replay.status(), 202);
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(h.runner.statuses.wait_finished(id).await, Status::Succeeded);
+    assert_eq!(h.sink.state.delivered(id), 1);
+    pool.shutdown().await;
+    server.stop().await;
+    Ok(())
+}
