@@ -10,6 +10,7 @@ use crate::in_process::InProcess;
 use crate::job::{Queue, QueueError};
 use crate::rabbitmq::RabbitQueue;
 use crate::redis_queue::RedisQueue;
+use crate::redis_stream::RedisStream;
 
 /// Prefix of every Redis key and RabbitMQ queue this crate creates outside tests.
 pub const QUEUE_PREFIX: &str = "jobs";
@@ -21,7 +22,7 @@ pub struct JobsConfig {
     /// Workers per pool (the same for every backend, so throughput is comparable).
     pub workers: usize,
     pub backoff: Backoff,
-    /// Redis: how long an in-flight job may go without an ack before it is handed to another worker.
+    /// Redis (list and stream): how long an in-flight job may go without an ack before it is handed to another worker.
     pub visibility_timeout: Duration,
     /// RabbitMQ: unacknowledged deliveries per consumer.
     pub prefetch: u16,
@@ -44,13 +45,16 @@ impl JobsConfig {
 pub enum BackendKind {
     InProcess,
     Redis,
+    /// A Redis Stream and a consumer group: the log-based shape (Kafka's).
+    RedisStream,
     RabbitMq,
 }
 
 impl BackendKind {
-    pub const ALL: [BackendKind; 3] = [
+    pub const ALL: [BackendKind; 4] = [
         BackendKind::InProcess,
         BackendKind::Redis,
+        BackendKind::RedisStream,
         BackendKind::RabbitMq,
     ];
 
@@ -59,6 +63,7 @@ impl BackendKind {
         match self {
             BackendKind::InProcess => "in-process",
             BackendKind::Redis => "redis",
+            BackendKind::RedisStream => "redis-stream",
             BackendKind::RabbitMq => "rabbitmq",
         }
     }
@@ -71,6 +76,10 @@ impl BackendKind {
             BackendKind::InProcess => Arc::new(InProcess::new()),
             BackendKind::Redis => Arc::new(
                 RedisQueue::connect(&config.settings.redis_url, name, config.visibility_timeout)
+                    .await?,
+            ),
+            BackendKind::RedisStream => Arc::new(
+                RedisStream::connect(&config.settings.redis_url, name, config.visibility_timeout)
                     .await?,
             ),
             BackendKind::RabbitMq => Arc::new(

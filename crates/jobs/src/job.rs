@@ -6,7 +6,7 @@
 //!
 //! The [`Queue`] trait is deliberately small: enqueue, consume, and the three ways a delivery can
 //! end (ack, retry later, dead-letter). Each backend file implements it, so `synchronous.rs`,
-//! `in_process.rs`, `redis_queue.rs` and `rabbitmq.rs` can be read side by side.
+//! `in_process.rs`, `redis_queue.rs`, `redis_stream.rs` and `rabbitmq.rs` can be read side by side.
 
 use std::any::Any;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -6,6 +6,7 @@
 //! | [`synchronous`] | the baseline: the job runs in the request handler |
 //! | [`in_process`] | a tokio channel and a worker pool: fast, lost on crash |
 //! | [`redis_queue`] | a reliable Redis queue: `BLMOVE` to an in-flight list, leases, reaper |
+//! | [`redis_stream`] | a Redis Stream and a consumer group: `XREADGROUP`, `XACK`, `XAUTOCLAIM`, replay (the Kafka stand-in) |
 //! | [`rabbitmq`] | RabbitMQ via lapin: durable, confirms, manual acks, prefetch, DLX, TTL retries, priorities |
 //! | [`worker`] | the worker loop all backends share; crash points for the demo and tests |
 //! | [`runner`] | what a job does (email, thumbnail), idempotent by job id |
@@ -30,6 +31,7 @@ pub mod job;
 pub mod mail;
 pub mod rabbitmq;
 pub mod redis_queue;
+pub mod redis_stream;
 pub mod routes;
 pub mod runner;
 pub mod status;

@@ -23,7 +23,7 @@
 //! log-based broker such as Kafka: the stream is an append-only log that is kept after reading,
 //! each consumer group has its own offset (last delivered id) into it, and a new group, or one
 //! reset with `XGROUP SETID`, replays history. This file uses lists because a job queue wants
-//! delete-on-ack; the README's table puts the two side by side.
+//! delete-on-ack; `redis_stream.rs` is the stream version behind the same trait, to diff.
 
 use std::time::{Duration, Instant};
 

@@ -63,6 +63,12 @@ async fn redis_redelivers_a_job_whose_worker_was_killed_before_ack() -> anyhow::
     killed_before_ack_is_redelivered(BackendKind::Redis).await
 }
 
+/// Redis Stream: the dead consumer's unacked entry stays in the PEL; XAUTOCLAIM hands it on.
+#[actix_web::test]
+async fn redis_stream_reclaims_a_job_whose_worker_was_killed_before_ack() -> anyhow::Result<()> {
+    killed_before_ack_is_redelivered(BackendKind::RedisStream).await
+}
+
 /// RabbitMQ: the broker requeues an unacked delivery when the worker's connection dies.
 #[actix_web::test]
 async fn rabbitmq_redelivers_a_job_whose_worker_was_killed_before_ack() -> anyhow::Result<()> {

@@ -50,6 +50,12 @@ async fn redis_runs_every_job_exactly_once() -> anyhow::Result<()> {
     every_job_runs_exactly_once(BackendKind::Redis).await
 }
 
+/// Redis Stream: XADD, XREADGROUP and XACK run each job exactly once under normal operation.
+#[actix_web::test]
+async fn redis_stream_runs_every_job_exactly_once() -> anyhow::Result<()> {
+    every_job_runs_exactly_once(BackendKind::RedisStream).await
+}
+
 /// RabbitMQ: each enqueued job's side effect happens exactly once under normal operation.
 #[actix_web::test]
 async fn rabbitmq_runs_every_job_exactly_once() -> anyhow::Result<()> {

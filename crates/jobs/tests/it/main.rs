@@ -3,6 +3,7 @@
 mod crashes;
 mod delivery;
 mod http;
+mod log;
 mod retries;
 
 use std::sync::Arc;
@@ -34,7 +35,7 @@ impl Harness {
         let mut keys = None;
         let name = match kind {
             BackendKind::InProcess => unique_name(label),
-            BackendKind::Redis => {
+            BackendKind::Redis | BackendKind::RedisStream => {
                 let Some(url) = require(Service::Redis).await else {
                     return Ok(None);
                 };
