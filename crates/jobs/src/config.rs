@@ -26,6 +26,8 @@ pub struct JobsConfig {
     pub visibility_timeout: Duration,
     /// RabbitMQ: unacknowledged deliveries per consumer.
     pub prefetch: u16,
+    /// In-process: jobs waiting before enqueue answers "full" (503).
+    pub in_process_capacity: usize,
 }
 
 impl JobsConfig {
@@ -36,6 +38,7 @@ impl JobsConfig {
             backoff: Backoff::default(),
             visibility_timeout: Duration::from_secs(5),
             prefetch: 32,
+            in_process_capacity: crate::in_process::DEFAULT_CAPACITY,
         }
     }
 }
@@ -73,7 +76,9 @@ impl BackendKind {
     /// reaches the same jobs (a restarted worker process does exactly that).
     pub async fn open(self, config: &JobsConfig, name: &str) -> Result<Arc<dyn Queue>, QueueError> {
         Ok(match self {
-            BackendKind::InProcess => Arc::new(InProcess::new()),
+            BackendKind::InProcess => {
+                Arc::new(InProcess::with_capacity(config.in_process_capacity))
+            }
             BackendKind::Redis => Arc::new(
                 RedisQueue::connect(&config.settings.redis_url, name, config.visibility_timeout)
                     .await?,

@@ -1,8 +1,11 @@
 //! Every way a request can fail, and the one place each becomes a status code.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use support::Problem;
+
+/// Seconds a client is told to wait when the queue is full (`Retry-After`).
+const QUEUE_FULL_RETRY_AFTER: &str = "1";
 
 /// A request the jobs service will not (or cannot) fulfil.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,10 @@ pub enum ApiError {
     /// 502 Bad Gateway: the synchronous backend ran the job in the request and it failed.
     #[error("the job failed while the request waited: {0}")]
     JobFailed(String),
+    /// 503 Service Unavailable with `Retry-After`: the bounded queue is full (backpressure);
+    /// nothing was recorded.
+    #[error("the job queue is full")]
+    QueueFull,
     /// 503 Service Unavailable: the queue did not take the job; nothing was recorded.
     #[error("queue unavailable: {0}")]
     QueueUnavailable(String),
@@ -52,9 +59,12 @@ impl ApiError {
             }
             ApiError::JobFailed(_) => Problem::new(StatusCode::BAD_GATEWAY)
                 .with_detail("The mail service failed while you waited; nothing will retry it."),
+            ApiError::QueueFull => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail("Too many jobs are waiting; nothing was saved. Retry later.")
+                .with_header(header::RETRY_AFTER.as_str(), QUEUE_FULL_RETRY_AFTER),
             ApiError::QueueUnavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_detail("The job queue is unavailable; nothing was saved. Retry later.")
-                .with_header("Retry-After", "1"),
+                .with_header(header::RETRY_AFTER.as_str(), "1"),
             ApiError::Unexpected(_) => Problem::internal(),
         }
     }

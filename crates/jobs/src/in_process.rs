@@ -6,8 +6,16 @@
 //! the process exits or crashes. Delayed jobs are timers in the same memory. This is what
 //! `tokio::spawn` after the response, or a `BackgroundTasks` in other frameworks, gives you.
 //!
-//! Production would bound the channel (backpressure instead of unbounded memory) and drain it on
-//! graceful shutdown; it still would not survive a crash or a deploy that kills the process.
+//! The channel is bounded: when `capacity` jobs wait, `enqueue` answers [`QueueError::Full`] at
+//! once (the HTTP layer turns that into 503 with `Retry-After`) instead of letting memory grow
+//! without limit while the workers fall behind. That is backpressure: the producer learns now.
+//!
+//! Graceful shutdown (`WorkerPool::shutdown_within`) closes the queue to new jobs, then lets the
+//! workers drain what was already accepted, within a deadline, because nobody else holds those
+//! jobs. Retries of accepted jobs are still taken while draining. A delayed job due after the
+//! deadline is still lost, and nothing survives a crash or a `kill -9`: for that, use a broker.
+
+use std::sync::atomic::AtomicBool;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,12 +32,17 @@ const POLL: Duration = Duration::from_millis(100);
 /// A tokio channel plus a dead-letter list, all in memory.
 #[derive(Debug)]
 pub struct InProcess {
-    tx: Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>,
-    rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
+    tx: Mutex<Option<mpsc::Sender<Vec<u8>>>>,
+    rx: tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>,
+    /// False once shutdown began: new jobs are refused, accepted ones still run.
+    accepting: AtomicBool,
     /// Jobs waiting on a timer (delayed jobs and retries).
     delayed: std::sync::Arc<AtomicU64>,
     dead: Mutex<Vec<DeadLetter>>,
 }
+
+/// Jobs waiting in the channel before `enqueue` answers [`QueueError::Full`], by default.
+pub const DEFAULT_CAPACITY: usize = 10_000;
 
 impl Default for InProcess {
     fn default() -> Self {
@@ -38,31 +51,51 @@ impl Default for InProcess {
 }
 
 impl InProcess {
+    /// A queue holding at most [`DEFAULT_CAPACITY`] waiting jobs.
     pub fn new() -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        Self::with_capacity(DEFAULT_CAPACITY)
+    }
+
+    /// A queue holding at most `capacity` waiting jobs (at least 1).
+    pub fn with_capacity(capacity: usize) -> Self {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
         Self {
             tx: Mutex::new(Some(tx)),
             rx: tokio::sync::Mutex::new(rx),
+            accepting: AtomicBool::new(true),
             delayed: std::sync::Arc::default(),
             dead: Mutex::new(Vec::new()),
         }
     }
 
-    fn sender(&self) -> Result<mpsc::UnboundedSender<Vec<u8>>, QueueError> {
+    fn sender(&self) -> Result<mpsc::Sender<Vec<u8>>, QueueError> {
         lock(&self.tx).clone().ok_or(QueueError::Closed)
+    }
+
+    /// A new job from a producer: refused once shutdown began.
+    fn accept(&self, payload: Vec<u8>, delay: Duration) -> Result<(), QueueError> {
+        if !self.accepting.load(Ordering::Acquire) {
+            return Err(QueueError::Closed);
+        }
+        self.push(payload, delay)
     }
 
     fn push(&self, payload: Vec<u8>, delay: Duration) -> Result<(), QueueError> {
         let tx = self.sender()?;
         if delay.is_zero() {
-            return tx.send(payload).map_err(|_| QueueError::Closed);
+            // `try_send`: a full queue is an answer now, not a request that hangs.
+            return tx.try_send(payload).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => QueueError::Full,
+                mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
+            });
         }
         // A timer task holds the job: if the process dies, so does the timer, and the job.
         let delayed = self.delayed.clone();
         delayed.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            let _ = tx.send(payload);
+            // A due job was accepted long ago: it waits for room rather than being dropped.
+            let _ = tx.send(payload).await;
             delayed.fetch_sub(1, Ordering::Relaxed);
         });
         Ok(())
@@ -76,11 +109,11 @@ impl Queue for InProcess {
     }
 
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        self.push(job.encode(), job.delay_left())
+        self.accept(job.encode(), job.delay_left())
     }
 
     async fn enqueue_raw(&self, payload: Vec<u8>) -> Result<(), QueueError> {
-        self.push(payload, Duration::ZERO)
+        self.accept(payload, Duration::ZERO)
     }
 
     async fn consume(&self) -> Result<Option<Delivery>, QueueError> {
@@ -135,6 +168,14 @@ impl Queue for InProcess {
     async fn pending(&self) -> Result<u64, QueueError> {
         let queued = self.rx.lock().await.len() as u64;
         Ok(queued + self.delayed.load(Ordering::Relaxed))
+    }
+
+    async fn close(&self) {
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    fn drains_on_shutdown(&self) -> bool {
+        true
     }
 
     async fn crash(&self) {

@@ -172,6 +172,9 @@ pub enum QueueError {
     Nacked,
     #[error("the queue is closed")]
     Closed,
+    /// The bounded in-process queue is at capacity: backpressure, the caller should retry later.
+    #[error("the queue is full")]
+    Full,
     /// The synchronous backend ran the job in the caller and it failed.
     #[error("the job failed: {0}")]
     JobFailed(String),
@@ -219,6 +222,18 @@ pub trait Queue: Send + Sync {
 
     /// Jobs waiting, delayed or in flight, as far as the backend can tell.
     async fn pending(&self) -> Result<u64, QueueError>;
+
+    /// Graceful shutdown, first step: refuse new jobs (`enqueue` answers [`QueueError::Closed`]),
+    /// while retries of jobs already accepted are still taken. Brokers need nothing here: a
+    /// stopping worker process simply stops consuming, and producers elsewhere carry on.
+    async fn close(&self) {}
+
+    /// Whether graceful shutdown must finish the queued jobs before the workers stop. True only
+    /// where the queue dies with the process (in-process): a broker keeps the backlog for the
+    /// next process, so its workers stop at once.
+    fn drains_on_shutdown(&self) -> bool {
+        false
+    }
 
     /// Graceful shutdown, after the workers settled what they held: hand back anything the
     /// client took from the broker but never gave to a worker (RabbitMQ's prefetched messages).

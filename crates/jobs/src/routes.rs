@@ -127,6 +127,7 @@ async fn submit(state: &AppState, job: &Job) -> Result<(), ApiError> {
     state.runner.statuses.queued(job.id, job.task.kind());
     state.queue.enqueue(job).await.map_err(|error| match error {
         QueueError::JobFailed(why) => ApiError::JobFailed(why),
+        QueueError::Full => ApiError::QueueFull,
         other => ApiError::QueueUnavailable(other.to_string()),
     })
 }

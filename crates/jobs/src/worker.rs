@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::backoff::Backoff;
-use crate::job::{Delivery, Job, Queue};
+use crate::job::{Delivery, Job, Queue, QueueError};
 use crate::runner::JobRunner;
 
 /// Where a worker stops dead, to be aborted.
@@ -56,11 +56,19 @@ pub struct WorkerOptions {
     pub crash: Option<Crash>,
 }
 
+/// How long `shutdown` lets an in-process pool drain its accepted jobs before giving up on them.
+/// Production sets this a little under the orchestrator's grace period (Kubernetes' default
+/// `terminationGracePeriodSeconds` is 30 s, after which SIGKILL loses everything anyway).
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
 /// Running workers over one queue.
 #[derive(Debug)]
 pub struct WorkerPool {
     handles: Vec<JoinHandle<()>>,
+    /// Stop taking jobs now.
     cancel: CancellationToken,
+    /// Stop once the queue is empty (in-process shutdown).
+    drain: CancellationToken,
     queue: Arc<dyn Queue>,
 }
 
@@ -69,6 +77,7 @@ impl WorkerPool {
     pub fn start(queue: Arc<dyn Queue>, runner: Arc<JobRunner>, options: WorkerOptions) -> Self {
         let pool_queue = queue.clone();
         let cancel = CancellationToken::new();
+        let drain = CancellationToken::new();
         let handles = (0..options.workers.max(1))
             .map(|_| {
                 let worker = Worker {
@@ -77,24 +86,55 @@ impl WorkerPool {
                     backoff: options.backoff,
                     crash: options.crash.clone(),
                 };
-                tokio::spawn(worker.run(cancel.clone()))
+                tokio::spawn(worker.run(cancel.clone(), drain.clone()))
             })
             .collect();
         Self {
             handles,
             cancel,
+            drain,
             queue: pool_queue,
         }
     }
 
-    /// Graceful shutdown: stop taking jobs, let each worker finish and settle the one it holds.
-    /// Anything not taken stays in the queue (Redis, RabbitMQ) for the next process.
+    /// Graceful shutdown within [`DRAIN_DEADLINE`]; see [`WorkerPool::shutdown_within`].
     pub async fn shutdown(self) {
-        self.cancel.cancel();
-        for handle in self.handles {
-            let _ = handle.await;
+        self.shutdown_within(DRAIN_DEADLINE).await;
+    }
+
+    /// Graceful shutdown: the queue stops accepting new jobs, and each worker finishes and
+    /// settles the one it holds. On a broker (Redis, RabbitMQ) the workers stop taking jobs at
+    /// once: the rest stays in the queue for the next process. In-process, nobody else holds the
+    /// backlog, so the workers first drain it, until it is empty or `deadline` passes. Returns
+    /// how many jobs were still pending when the workers stopped (on a broker: kept for later;
+    /// in-process: lost).
+    pub async fn shutdown_within(self, deadline: Duration) -> u64 {
+        self.queue.close().await;
+        let handles = self.handles;
+        let all_stopped = async move {
+            for handle in handles {
+                let _ = handle.await;
+            }
+        };
+        tokio::pin!(all_stopped);
+        let mut stopped = false;
+        if self.queue.drains_on_shutdown() {
+            self.drain.cancel();
+            stopped = tokio::time::timeout(deadline, &mut all_stopped)
+                .await
+                .is_ok();
+            if !stopped {
+                tracing::warn!(queue = self.queue.name(), "drain deadline passed; stopping");
+            }
         }
+        // Past the deadline, or a broker: stop taking jobs; a job being run is still finished.
+        self.cancel.cancel();
+        if !stopped {
+            all_stopped.await;
+        }
+        let left = self.queue.pending().await.unwrap_or(0);
         self.queue.release().await;
+        left
     }
 
     /// A crash: abort every worker task wherever it is, settling nothing.
@@ -116,7 +156,7 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(self, cancel: CancellationToken) {
+    async fn run(self, cancel: CancellationToken, drain: CancellationToken) {
         loop {
             // `biased`: once shutdown is asked for, no new job is taken even if one is ready.
             let next = tokio::select! {
@@ -130,7 +170,15 @@ impl Worker {
                         tracing::warn!(queue = self.queue.name(), %error, "settling a job failed");
                     }
                 }
+                // Draining and nothing came: done once nothing is queued or waiting on a timer
+                // (a worker whose job is being retried sees its timer and stays).
+                Ok(None) if drain.is_cancelled() => {
+                    if self.queue.pending().await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                }
                 Ok(None) => {}
+                Err(QueueError::Closed) if drain.is_cancelled() => break,
                 Err(error) => {
                     // The broker is away: back off instead of spinning, and keep the worker.
                     tracing::warn!(queue = self.queue.name(), %error, "consume failed");

@@ -196,6 +196,40 @@ async fn shutdown_keeps_accepted_jobs(kind: BackendKind) -> anyhow::Result<()> {
     h.finish().await
 }
 
+/// In-process graceful shutdown: new jobs are refused, and every job already accepted is
+/// finished before the workers stop (the backlog is drained, not dropped).
+#[actix_web::test]
+async fn graceful_shutdown_loses_no_accepted_work() -> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "drain").await? else {
+        return Ok(());
+    };
+    // Arrange: a backlog accepted before any worker runs (nothing has had a chance to run it:
+    // the test runtime is single-threaded and the workers have not been polled yet).
+    h.runner.set_idempotent(false);
+    h.sink.state.set_latency(Duration::from_millis(5));
+    let jobs: Vec<Job> = (0..30).map(welcome).collect();
+    for job in &jobs {
+        h.queue.enqueue(job).await?;
+    }
+    let pool = h.workers(&h.queue, 2);
+    let backlog = h.queue.pending().await?;
+    // Act: shut down at once, with a generous deadline.
+    let left = pool.shutdown_within(Duration::from_secs(20)).await;
+    let late = h.queue.enqueue(&welcome(99)).await;
+    // Assert: the backlog existed, nothing is left, every email went out once, and the closed
+    // queue refused the late job.
+    assert!(backlog > 0, "no backlog at shutdown");
+    assert_eq!(left, 0);
+    for job in &jobs {
+        assert_eq!(h.sink.state.delivered(job.id), 1);
+    }
+    assert!(
+        matches!(late, Err(jobs::job::QueueError::Closed)),
+        "{late:?}"
+    );
+    h.finish().await
+}
+
 /// Graceful shutdown loses no acknowledged work: a restarted pool finishes the backlog (Redis, RabbitMQ).
 #[actix_web::test]
 async fn graceful_shutdown_loses_no_accepted_job() -> anyhow::Result<()> {

@@ -231,3 +231,60 @@ async fn dead_letters_are_listed_and_replayed_over_http() -> anyhow::Result<()> 
     server.stop().await;
     Ok(())
 }
+
+/// Backpressure: a full in-process queue answers 503 with Retry-After and keeps no partial
+/// sign-up, so the same email succeeds once there is room.
+#[actix_web::test]
+async fn a_full_queue_answers_503_with_retry_after_and_records_nothing() -> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "http_full").await? else {
+        return Ok(());
+    };
+    // Arrange: room for one job and no workers, so the second sign-up finds the queue full.
+    let queue: Arc<dyn Queue> = Arc::new(InProcess::with_capacity(1));
+    let state = web::Data::new(AppState::new(queue.clone(), h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+    let client = reqwest::Client::new();
+    let signup = |email: &'static str| {
+        client
+            .post(server.url("/signup"))
+            .json(&json!({ "email": email }))
+            .send()
+    };
+    // Act
+    let first = signup("ada@example.com").await?;
+    let second = signup("grace@example.com").await?;
+    let retry_after = second
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let content_type = second
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (first_status, second_status) = (first.status(), second.status());
+    // Room again: a worker takes the first job; the refused email may now sign up.
+    let pool = WorkerPool::start(
+        queue.clone(),
+        h.runner.clone(),
+        WorkerOptions {
+            workers: 1,
+            backoff: h.config.backoff,
+            crash: None,
+        },
+    );
+    let first_body: Value = first.json().await?;
+    let first_id: uuid::Uuid = serde_json::from_value(first_body["job_id"].clone())?;
+    h.runner.statuses.wait_finished(first_id).await;
+    let again = signup("grace@example.com").await?;
+    // Assert
+    assert_eq!(first_status, 202);
+    assert_eq!(second_status, 503);
+    assert_eq!(retry_after.as_deref(), Some("1"));
+    assert_eq!(content_type.as_deref(), Some("application/problem+json"));
+    assert_eq!(again.status(), 202);
+    pool.shutdown().await;
+    server.stop().await;
+    Ok(())
+}
