@@ -6,6 +6,7 @@
 //! | [`synchronous`] | the baseline: the job runs in the request handler |
 //! | [`in_process`] | a tokio channel and a worker pool: fast, lost on crash |
 //! | [`redis_queue`] | a reliable Redis queue: `BLMOVE` to an in-flight list, leases, reaper |
+//! | `redis_dead_letters` | the dead-letter hash both Redis backends share (encode, list, look up for replay) |
 //! | [`redis_stream`] | a Redis Stream and a consumer group: `XREADGROUP`, `XACK`, `XAUTOCLAIM`, replay (the Kafka stand-in) |
 //! | [`rabbitmq`] | RabbitMQ via lapin: durable, confirms, manual acks, prefetch, DLX, TTL retries, priorities |
 //! | [`worker`] | the worker loop all backends share; crash points for the demo and tests |
@@ -30,6 +31,7 @@ pub mod in_process;
 pub mod job;
 pub mod mail;
 pub mod rabbitmq;
+mod redis_dead_letters;
 pub mod redis_queue;
 pub mod redis_stream;
 pub mod routes;

@@ -45,6 +45,7 @@ use redis::streams::{
 use uuid::Uuid;
 
 use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError, millis, now_ms};
+use crate::redis_dead_letters;
 
 /// The consumer group the workers share.
 pub const WORKER_GROUP: &str = "workers";
@@ -363,9 +364,7 @@ impl Queue for RedisStream {
     }
 
     async fn dead_letter(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
-        let entry = DeadLetter::new(&delivery.payload, reason);
-        let field = entry.id.unwrap_or_else(Uuid::new_v4).to_string();
-        let value = serde_json::to_string(&entry).map_err(|e| QueueError::Other(e.to_string()))?;
+        let (field, value) = redis_dead_letters::entry(&delivery.payload, reason)?;
         let key = self.keys.dead.clone();
         self.settle(&delivery, |pipe| {
             pipe.hset(key, field, value).ignore();
@@ -374,29 +373,20 @@ impl Queue for RedisStream {
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
-        let mut conn = self.pool.get().await?;
-        let values: Vec<String> = conn.hvals(&self.keys.dead).await?;
-        let mut entries: Vec<DeadLetter> = values
-            .iter()
-            .filter_map(|v| serde_json::from_str(v).ok())
-            .collect();
-        entries.sort_by_key(|e| e.at_ms);
-        Ok(entries)
+        redis_dead_letters::list(&self.pool, &self.keys.dead).await
     }
 
     async fn replay(&self, id: Uuid) -> Result<bool, QueueError> {
+        let Some(job) = redis_dead_letters::job_to_replay(&self.pool, &self.keys.dead, id).await?
+        else {
+            return Ok(false);
+        };
         let mut conn = self.pool.get().await?;
-        let value: Option<String> = conn.hget(&self.keys.dead, id.to_string()).await?;
-        let Some(value) = value else { return Ok(false) };
-        let entry: DeadLetter =
-            serde_json::from_str(&value).map_err(|e| QueueError::Other(e.to_string()))?;
-        let job =
-            Job::decode(entry.payload.as_bytes()).map_err(|e| QueueError::Other(e.to_string()))?;
         let () = redis::pipe()
             .atomic()
             .hdel(&self.keys.dead, id.to_string())
             .ignore()
-            .xadd(&self.keys.log, "*", &[(FIELD, job.replayed().encode())])
+            .xadd(&self.keys.log, "*", &[(FIELD, job.encode())])
             .ignore()
             .query_async(&mut conn)
             .await?;
