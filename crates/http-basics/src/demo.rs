@@ -200,6 +200,20 @@ async fn transcript_section(
         .await?;
     n.transcript(lines);
 
+    n.say("A client that kept only the date sends Last-Modified back as If-Modified-Since. The note has not changed since that second, so this is 304 too. A date has whole seconds, so a second edit within the same second would go unnoticed; that is why, when a request carries both headers, the ETag decides.");
+    let (by_date, lines) = t
+        .exchange(
+            t.request(Method::GET, &location)
+                .header(header::IF_MODIFIED_SINCE, created.header("last-modified")),
+        )
+        .await?;
+    n.transcript(lines);
+    anyhow::ensure!(
+        by_date.status == 304,
+        "If-Modified-Since answered {}",
+        by_date.status
+    );
+
     n.say("Accept picks the representation. Plain text has its own ETag; XML does not exist, so the honest answer is 406.");
     let (_, lines) = t
         .exchange(

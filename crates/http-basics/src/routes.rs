@@ -22,6 +22,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError, web};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -29,7 +30,7 @@ use sha2::{Digest, Sha256};
 use crate::AppState;
 use crate::auth::{self, Caller};
 use crate::body::read_limited;
-use crate::conditional::{if_match, if_none_match, note_etag};
+use crate::conditional::{ReadConditions, if_match, if_none_match, note_etag};
 use crate::error::ApiError;
 use crate::idempotency::{self, Begin, IDEMPOTENCY_KEY, REPLAYED};
 use crate::merge_patch;
@@ -211,7 +212,10 @@ async fn get_note(
 ) -> Result<HttpResponse, ApiError> {
     let repr = negotiate::choose(&req)?;
     let note = state.store.get(*id)?;
-    if if_none_match(&req).is_some_and(|c| c.weak_match(&note_etag(&note, repr))) {
+    // `If-None-Match` first, `If-Modified-Since` only without it (RFC 9110 §13.2.2); either way
+    // the 304 carries the same validators as the 200 would, so the client's cache stays current.
+    let conditions = ReadConditions::from_request(&req);
+    if conditions.not_modified(&note_etag(&note, repr), note.updated_at, Utc::now()) {
         let mut res = HttpResponse::NotModified();
         note_headers(&mut res, &note, repr);
         return Ok(res.finish());
