@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{self, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, web};
+use support::routing::endpoint;
 
 use crate::error::Error;
 use crate::model::{Post, PostUpdate, TopPost};
@@ -225,15 +226,14 @@ pub fn configure(mounted: &[Mounted], cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::Data::new(prefixes))
         .app_data(support::problem::path_config())
         .app_data(support::problem::json_config(BODY_LIMIT))
-        .route("/", web::get().to(index));
+        .service(endpoint("/").get(index));
     for m in mounted {
         cfg.service(
             web::scope(&m.prefix)
                 .app_data(web::Data::from(Arc::clone(&m.strategy)))
-                .route("/posts/{id}", web::get().to(get_post))
-                .route("/posts/{id}", web::put().to(put_post))
-                .route("/posts/{id}/likes", web::post().to(like))
-                .route("/top", web::get().to(top)),
+                .service(endpoint("/posts/{id}").get(get_post).put(put_post))
+                .service(endpoint("/posts/{id}/likes").post(like))
+                .service(endpoint("/top").get(top)),
         );
     }
 }

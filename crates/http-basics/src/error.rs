@@ -1,8 +1,9 @@
 //! Every way a request can fail, and the one place each becomes a status code.
 //!
 //! Handlers return `Result<_, ApiError>`; [`ApiError`]'s `ResponseError` impl turns a variant into
-//! an RFC 9457 problem with the headers its status requires (`Allow` with 405, `WWW-Authenticate`
-//! with 401, `Retry-After` with 429 and 503). The client never sees an internal cause: an
+//! an RFC 9457 problem with the headers its status requires (`WWW-Authenticate` with 401,
+//! `Retry-After` with 429 and 503). A wrong method (405 with `Allow`) and an unknown path (404)
+//! never reach a handler: `support::routing` answers them, the same way in every crate. The client never sees an internal cause: an
 //! `Unexpected` error is logged here and answered with a fixed sentence.
 
 use actix_web::http::StatusCode;
@@ -30,9 +31,6 @@ pub enum ApiError {
     /// 404 Not Found.
     #[error("no such resource")]
     NotFound,
-    /// 405 Method Not Allowed + `Allow`: the resource exists, the method does not apply to it.
-    #[error("method not allowed; allowed: {allow}")]
-    MethodNotAllowed { allow: &'static str },
     /// 406 Not Acceptable: no representation matches the `Accept` header.
     #[error("no acceptable representation")]
     NotAcceptable,
@@ -86,9 +84,6 @@ impl ApiError {
             ApiError::NotFound => {
                 Problem::new(StatusCode::NOT_FOUND).with_detail("No resource at this address.")
             }
-            ApiError::MethodNotAllowed { allow } => Problem::new(StatusCode::METHOD_NOT_ALLOWED)
-                .with_detail(format!("This resource supports {allow}."))
-                .with_header("Allow", *allow),
             ApiError::NotAcceptable => Problem::new(StatusCode::NOT_ACCEPTABLE).with_detail(
                 "This resource is available as application/json or text/plain.",
             ),

@@ -122,6 +122,11 @@ pub enum BodyFormat {
     MergePatch,
 }
 
+/// The header that lists what POST and PUT read (W3C LDP §7.1), sent on `OPTIONS` and 415s.
+pub const ACCEPT_POST: &str = "Accept-Post";
+/// The header that lists what PATCH reads (RFC 5789 §3.1).
+pub const ACCEPT_PATCH: &str = "Accept-Patch";
+
 /// What POST and PUT accept, as advertised in `Accept-Post`.
 pub const WRITE_FORMATS: &str = "application/json, application/x-www-form-urlencoded";
 /// What PATCH accepts, as advertised in `Accept-Patch`.
@@ -141,7 +146,7 @@ pub fn write_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
         Some("application/x-www-form-urlencoded") => Ok(BodyFormat::Form),
         _ => Err(ApiError::UnsupportedMediaType {
             supported: WRITE_FORMATS,
-            advertise: "Accept-Post",
+            advertise: ACCEPT_POST,
         }),
     }
 }
@@ -152,7 +157,7 @@ pub fn patch_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
         Some("application/merge-patch+json") => Ok(BodyFormat::MergePatch),
         _ => Err(ApiError::UnsupportedMediaType {
             supported: PATCH_FORMATS,
-            advertise: "Accept-Patch",
+            advertise: ACCEPT_PATCH,
         }),
     }
 }

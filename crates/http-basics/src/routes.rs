@@ -5,10 +5,11 @@
 //! | `/notes` | GET, HEAD, POST, OPTIONS | 201 + `Location`; `Idempotency-Key`; 406; 415; 413 |
 //! | `/notes/{id}` | GET, HEAD, PUT, PATCH, DELETE, OPTIONS | `ETag` / 304 / 412; merge patch; 409 |
 //! | `/notes/{id}/attachment` | GET, HEAD, PUT, OPTIONS | a raw-bytes body with its own media type |
-//! | `/admin/maintenance` | GET, PUT, OPTIONS | 503 + `Retry-After` while on |
+//! | `/admin/maintenance` | GET, HEAD, PUT, OPTIONS | 503 + `Retry-After` while on |
 //! | `/debug/fail` | GET | a deliberate internal failure: 500 without the cause |
 //!
-//! Any other method on these resources is a 405 with `Allow`; any other path a 404. Writes check,
+//! Any other method on these resources is a 405 with `Allow`; any other path a 404 (both from
+//! `support::routing`, the handling every server in the workspace shares). Writes check,
 //! in order: who is calling (401/403), how often (429), what the body is (415, 413, 400, 422),
 //! whether the note exists (404), whether the client's copy is current (412), and whether the
 //! note's state allows it (409). Nothing is written until every check has passed.
@@ -35,13 +36,11 @@ use crate::error::ApiError;
 use crate::idempotency::{self, Begin, IDEMPOTENCY_KEY, REPLAYED};
 use crate::merge_patch;
 use crate::model::{Note, NoteForm, NoteInput};
-use crate::negotiate::{self, BodyFormat, PATCH_FORMATS, Representation, WRITE_FORMATS};
+use crate::negotiate::{
+    self, ACCEPT_PATCH, ACCEPT_POST, BodyFormat, PATCH_FORMATS, Representation, WRITE_FORMATS,
+};
 use crate::store::Attachment;
-
-const NOTES_ALLOW: &str = "GET, HEAD, POST, OPTIONS";
-const NOTE_ALLOW: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
-const ATTACHMENT_ALLOW: &str = "GET, HEAD, PUT, OPTIONS";
-const MAINTENANCE_ALLOW: &str = "GET, PUT, OPTIONS";
+use support::routing::endpoint;
 
 /// Note representations may be stored, but must be revalidated before each use: cheap with an
 /// ETag (a 304 has no body), and never stale.
@@ -49,74 +48,40 @@ const NOTE_CACHE_CONTROL: &str = "private, no-cache";
 
 type State = web::Data<AppState>;
 
-/// Mounts every route. The caller provides `web::Data<AppState>`.
+/// Mounts every route. The caller provides `web::Data<AppState>`. Each endpoint lists its
+/// methods once: they mount the handlers, fill `Allow` on the 405 any other method gets, and
+/// answer `OPTIONS` (with `Accept-Post` / `Accept-Patch` where a write reads a body).
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/notes")
             .wrap(from_fn(maintenance_gate))
             .service(
-                web::resource("")
-                    .route(web::get().to(list_notes))
-                    .route(web::head().to(list_notes))
-                    .route(web::post().to(create_note))
-                    .route(web::method(actix_web::http::Method::OPTIONS).to(options(NOTES_ALLOW)))
-                    .default_service(web::to(not_allowed(NOTES_ALLOW))),
+                endpoint("")
+                    .get(list_notes)
+                    .post(create_note)
+                    .options_header(ACCEPT_POST, WRITE_FORMATS),
             )
             .service(
-                web::resource("/{id}")
-                    .route(web::get().to(get_note))
-                    .route(web::head().to(get_note))
-                    .route(web::put().to(replace_note))
-                    .route(web::patch().to(patch_note))
-                    .route(web::delete().to(delete_note))
-                    .route(web::method(actix_web::http::Method::OPTIONS).to(options(NOTE_ALLOW)))
-                    .default_service(web::to(not_allowed(NOTE_ALLOW))),
+                endpoint("/{id}")
+                    .get(get_note)
+                    .put(replace_note)
+                    .patch(patch_note)
+                    .delete(delete_note)
+                    .options_header(ACCEPT_POST, WRITE_FORMATS)
+                    .options_header(ACCEPT_PATCH, PATCH_FORMATS),
             )
             .service(
-                web::resource("/{id}/attachment")
-                    .route(web::get().to(get_attachment))
-                    .route(web::head().to(get_attachment))
-                    .route(web::put().to(put_attachment))
-                    .route(
-                        web::method(actix_web::http::Method::OPTIONS).to(options(ATTACHMENT_ALLOW)),
-                    )
-                    .default_service(web::to(not_allowed(ATTACHMENT_ALLOW))),
+                endpoint("/{id}/attachment")
+                    .get(get_attachment)
+                    .put(put_attachment),
             ),
     )
     .service(
-        web::resource("/admin/maintenance")
-            .route(web::get().to(get_maintenance))
-            .route(web::put().to(set_maintenance))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(options(MAINTENANCE_ALLOW)))
-            .default_service(web::to(not_allowed(MAINTENANCE_ALLOW))),
+        endpoint("/admin/maintenance")
+            .get(get_maintenance)
+            .put(set_maintenance),
     )
-    .route("/debug/fail", web::get().to(deliberate_failure));
-}
-
-/// Any path no route matched.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound)
-}
-
-type Answer = std::future::Ready<Result<HttpResponse, ApiError>>;
-
-fn not_allowed(allow: &'static str) -> impl Fn() -> Answer + Clone {
-    move || std::future::ready(Err(ApiError::MethodNotAllowed { allow }))
-}
-
-/// `OPTIONS`: what this resource supports, and which bodies it reads.
-fn options(allow: &'static str) -> impl Fn() -> std::future::Ready<HttpResponse> + Clone {
-    move || {
-        let mut res = HttpResponse::NoContent();
-        res.insert_header((header::ALLOW, allow));
-        if allow.contains("POST") || allow.contains("PUT") {
-            res.insert_header(("Accept-Post", WRITE_FORMATS));
-        }
-        if allow.contains("PATCH") {
-            res.insert_header(("Accept-Patch", PATCH_FORMATS));
-        }
-        std::future::ready(res.finish())
-    }
+    .service(endpoint("/debug/fail").get(deliberate_failure));
 }
 
 /// While maintenance is on, every `/notes` request is a 503 with `Retry-After`: "come back later",

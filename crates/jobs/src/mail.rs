@@ -105,7 +105,8 @@ impl MailSink {
             Ok(HttpServer::new(move || {
                 App::new()
                     .app_data(data.clone())
-                    .route(SEND_PATH, web::post().to(send))
+                    .service(support::routing::endpoint(SEND_PATH).post(send))
+                    .default_service(web::to(support::routing::not_found))
             })
             .workers(1)
             .listen(listener)?

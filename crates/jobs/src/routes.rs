@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 use serde_json::json;
+use support::routing::endpoint;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -44,22 +45,26 @@ impl AppState {
 
 /// The server, around a listener the caller bound.
 pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result<Server> {
-    Ok(
-        HttpServer::new(move || App::new().app_data(state.clone()).configure(configure))
-            .listen(listener)?
-            .run(),
-    )
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(configure)
+            .default_service(web::to(support::routing::not_found))
+            .wrap(support::routing::bare_errors_as_problems())
+    })
+    .listen(listener)?
+    .run())
 }
 
 /// Routes and extractor configs.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(support::problem::json_config(JSON_LIMIT))
         .app_data(support::problem::path_config())
-        .route("/signup", web::post().to(signup))
-        .route("/thumbnails", web::post().to(thumbnail))
-        .route("/jobs/{id}", web::get().to(job_status))
-        .route("/dead-letters", web::get().to(dead_letters))
-        .route("/dead-letters/{id}/replay", web::post().to(replay));
+        .service(endpoint("/signup").post(signup))
+        .service(endpoint("/thumbnails").post(thumbnail))
+        .service(endpoint("/jobs/{id}").get(job_status))
+        .service(endpoint("/dead-letters").get(dead_letters))
+        .service(endpoint("/dead-letters/{id}/replay").post(replay));
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,6 +6,7 @@ use actix_web::dev::Server;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde::{Deserialize, Serialize};
+use support::routing::endpoint;
 
 use crate::config::Limits;
 use crate::cursor::{self, CursorCodec};
@@ -81,15 +82,20 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
         cfg.app_data(web::Data::new(state))
             .app_data(support::problem::query_config())
-            .route(OFFSET_PATH, web::get().to(offset::list))
-            .route(CURSOR_PATH, web::get().to(cursor::list));
+            .service(endpoint(OFFSET_PATH).get(offset::list))
+            .service(endpoint(CURSOR_PATH).get(cursor::list));
     }
 }
 
 /// The server, on a listener the caller bound (main, demo and tests share it).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let server = HttpServer::new(move || App::new().configure(configure(state.clone())))
-        .listen(listener)?
-        .run();
+    let server = HttpServer::new(move || {
+        App::new()
+            .configure(configure(state.clone()))
+            .default_service(web::to(support::routing::not_found))
+            .wrap(support::routing::bare_errors_as_problems())
+    })
+    .listen(listener)?
+    .run();
     Ok(server)
 }

@@ -9,6 +9,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use deadpool_redis::{Pool, Runtime};
 use serde::{Deserialize, Serialize};
+use support::routing::endpoint;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -170,18 +171,21 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
         }
         jwt_auth::configure(cfg, state.jwt.clone());
         cfg.app_data(web::Data::new(state))
-            .route("/account/password", web::post().to(change_password));
+            .service(endpoint("/account/password").post(change_password));
     }
 }
 
 /// The server, around a listener the caller bound.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    Ok(
-        HttpServer::new(move || App::new().configure(configure(state.clone())))
-            // Two workers: the machine this was written on has two cores, and a demo instance
-            // does not need more.
-            .workers(2)
-            .listen(listener)?
-            .run(),
-    )
+    Ok(HttpServer::new(move || {
+        App::new()
+            .configure(configure(state.clone()))
+            .default_service(web::to(support::routing::not_found))
+            .wrap(support::routing::bare_errors_as_problems())
+    })
+    // Two workers: the machine this was written on has two cores, and a demo instance
+    // does not need more.
+    .workers(2)
+    .listen(listener)?
+    .run())
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use support::routing::endpoint;
 
 use crate::clock::SharedClock;
 use crate::config::JwtConfig;
@@ -180,21 +181,17 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<JwtService>) {
     cfg.service(
         web::scope("/jwt")
             .app_data(data.clone())
-            .route("/login", web::post().to(login))
-            .route("/me", web::get().to(me))
-            .route("/refresh", web::post().to(refresh))
-            .route("/logout", web::post().to(logout)),
+            .service(endpoint("/login").post(login))
+            .service(endpoint("/me").get(me))
+            .service(endpoint("/refresh").post(refresh))
+            .service(endpoint("/logout").post(logout)),
     )
     .service(
         web::scope("/jwt-plain")
             .app_data(data.clone())
-            .route("/me", web::get().to(me_plain)),
+            .service(endpoint("/me").get(me_plain)),
     )
-    .service(
-        web::resource(JWKS_PATH)
-            .app_data(data)
-            .route(web::get().to(jwks)),
-    );
+    .service(endpoint(JWKS_PATH).app_data(data).get(jwks));
 }
 
 async fn login(

@@ -23,6 +23,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use support::routing::endpoint;
 
 use crate::clock::{SharedClock, UnixSeconds};
 use crate::config::CookieConfig;
@@ -253,9 +254,9 @@ pub struct Me {
 pub fn scope<S: SessionStore>(prefix: &str, sessions: Arc<Sessions<S>>) -> actix_web::Scope {
     web::scope(prefix)
         .app_data(web::Data::from(sessions))
-        .route("/login", web::post().to(login::<S>))
-        .route("/me", web::get().to(me::<S>))
-        .route("/logout", web::post().to(logout::<S>))
+        .service(endpoint("/login").post(login::<S>))
+        .service(endpoint("/me").get(me::<S>))
+        .service(endpoint("/logout").post(logout::<S>))
 }
 
 async fn login<S: SessionStore>(

@@ -13,6 +13,7 @@
 //! | [`narrate`] | headings, wrapped paragraphs and transcripts, so every demo reads the same |
 //! | [`demo`] | the command-line flags every demo accepts (`--quick`, `--json PATH`) |
 //! | [`problem`] | RFC 9457 `application/problem+json`, the one error body every crate maps into, and extractor configs that answer bad input with it |
+//! | [`routing`] | endpoints that list their methods once, so a wrong method is a 405 with `Allow`, an unknown path a 404, and any bare error a problem+json body |
 //! | [`server`] | start an actix-web server on `127.0.0.1:0` and get its base URL back (demos and tests) |
 //! | [`telemetry`] | tracing set-up shared by all binaries |
 //! | `testkit` (feature) | skip-or-fail on missing services, unique names, a database or SQLite file per test, a Redis key prefix per test |
@@ -26,6 +27,7 @@ pub mod measure;
 pub mod narrate;
 pub mod problem;
 pub mod report;
+pub mod routing;
 pub mod server;
 pub mod services;
 pub mod telemetry;

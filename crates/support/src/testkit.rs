@@ -5,6 +5,8 @@
 //!   `cargo test` passes on a bare machine. With `BF_REQUIRE_SERVICES=1` (CI), it fails instead.
 //! - [`unique_name`]: queue names, key prefixes, database names that no other test will use, so
 //!   tests run in parallel and a rerun starts clean.
+//! - [`assert_routing`]: the claim every server makes about requests no route takes (405 with
+//!   `Allow`, problem+json 404), checked against a running server in one call.
 //! - `TestDatabase`, `TestSqlite` (feature `database`) and `TestKeys` (feature `redis`): data that is
 //!   created for one test and removed when it is dropped.
 
@@ -70,6 +72,66 @@ pub fn unique_name(label: &str) -> String {
         .collect();
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("bf_{clean}_{}", &id[..12])
+}
+
+/// Checks a running server's answers to requests that no route takes: `wrong_method` on
+/// `known_path` is a 405 whose `Allow` is `allow`, and `unknown_path` is a 404; both
+/// `application/problem+json` with their status in the body.
+pub async fn assert_routing(
+    base_url: &str,
+    known_path: &str,
+    wrong_method: reqwest::Method,
+    allow: &str,
+    unknown_path: &str,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let wrong = client
+        .request(wrong_method.clone(), format!("{base_url}{known_path}"))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        wrong.status() == 405,
+        "{wrong_method} {known_path}: expected 405, got {}",
+        wrong.status()
+    );
+    let got_allow = wrong
+        .headers()
+        .get(reqwest::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(
+        got_allow == allow,
+        "{known_path}: Allow is {got_allow:?}, expected {allow:?}"
+    );
+    expect_problem(wrong, 405).await?;
+
+    let missing = client
+        .get(format!("{base_url}{unknown_path}"))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        missing.status() == 404,
+        "GET {unknown_path}: expected 404, got {}",
+        missing.status()
+    );
+    expect_problem(missing, 404).await
+}
+
+async fn expect_problem(response: reqwest::Response, status: u16) -> anyhow::Result<()> {
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(
+        content_type == crate::problem::PROBLEM_JSON,
+        "a {status} came as {content_type:?}, not problem+json"
+    );
+    let body: crate::Problem = response.json().await?;
+    anyhow::ensure!(body.status == status, "the body says {}", body.status);
+    Ok(())
 }
 
 #[cfg(feature = "database")]

@@ -207,3 +207,27 @@ async fn if_modified_since_revalidates_when_there_is_no_if_none_match() -> anyho
     assert_eq!(etag_wins.status(), StatusCode::OK);
     Ok(())
 }
+
+/// A wrong method on a post is a 405 with `Allow`, an unknown path a 404, both problem+json.
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_is_a_problem_404()
+-> anyhow::Result<()> {
+    let (server, _db) = serve("http_routing").await?;
+
+    support::testkit::assert_routing(
+        &server.base_url,
+        "/moka/cache-aside/posts/1",
+        reqwest::Method::DELETE,
+        "GET, HEAD, PUT, OPTIONS",
+        "/moka/cache-aside/nothing-here",
+    )
+    .await?;
+    support::testkit::assert_routing(
+        &server.base_url,
+        "/moka/cache-aside/posts/1/likes",
+        reqwest::Method::GET,
+        "POST, OPTIONS",
+        "/no-such-strategy/posts/1",
+    )
+    .await
+}

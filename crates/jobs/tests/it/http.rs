@@ -288,3 +288,33 @@ async fn a_full_queue_answers_503_with_retry_after_and_records_nothing() -> anyh
     server.stop().await;
     Ok(())
 }
+
+/// A known path asked with a method it does not support is a 405 that lists what it does
+/// support; a path the server does not know is a 404; both are problem+json, never empty.
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_is_a_problem_404()
+-> anyhow::Result<()> {
+    let Some(h) = Harness::new(BackendKind::InProcess, "http_routing").await? else {
+        return Ok(());
+    };
+    let queue: Arc<dyn Queue> = Arc::new(InProcess::new());
+    let state = web::Data::new(AppState::new(queue, h.runner.clone()));
+    let server = support::server::spawn(|l| run(l, state))?;
+
+    support::testkit::assert_routing(
+        &server.base_url,
+        "/thumbnails",
+        reqwest::Method::PATCH,
+        "POST, OPTIONS",
+        "/no-such-thing",
+    )
+    .await?;
+    support::testkit::assert_routing(
+        &server.base_url,
+        "/jobs/00000000-0000-0000-0000-000000000000",
+        reqwest::Method::DELETE,
+        "GET, HEAD, OPTIONS",
+        "/jobs",
+    )
+    .await
+}

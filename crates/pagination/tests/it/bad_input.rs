@@ -148,3 +148,23 @@ proptest! {
         prop_assert!(codec.decode(&URL_SAFE_NO_PAD.encode(&raw)).is_err());
     }
 }
+
+/// A wrong method on either listing is a 405 with `Allow`, an unknown path a 404, both as
+/// problem+json, on every backend.
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_is_a_problem_404()
+-> anyhow::Result<()> {
+    for fx in fixtures("routing").await? {
+        for path in [pagination::http::OFFSET_PATH, pagination::http::CURSOR_PATH] {
+            support::testkit::assert_routing(
+                &fx.server.base_url,
+                path,
+                reqwest::Method::DELETE,
+                "GET, HEAD, OPTIONS",
+                "/posts",
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

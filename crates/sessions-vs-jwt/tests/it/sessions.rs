@@ -324,3 +324,32 @@ async fn redis_user_index_lives_as_long_as_its_longest_session() -> anyhow::Resu
     assert_eq!(removed, 2);
     Ok(())
 }
+
+/// A wrong method on a login or a refresh is a 405 with `Allow`, an unknown path a 404, both
+/// problem+json (`GET /jwt/refresh` once came back as an empty 404).
+#[actix_web::test]
+async fn a_wrong_method_is_405_with_allow_and_an_unknown_path_is_a_problem_404()
+-> anyhow::Result<()> {
+    let instance =
+        common::start(common::config(), &ManualClock::starting_now(), None, None).await?;
+    for (path, method, allow) in [
+        ("/jwt/refresh", reqwest::Method::GET, "POST, OPTIONS"),
+        ("/memory/login", reqwest::Method::PUT, "POST, OPTIONS"),
+        ("/memory/me", reqwest::Method::DELETE, "GET, HEAD, OPTIONS"),
+        (
+            sessions_vs_jwt::jwt::JWKS_PATH,
+            reqwest::Method::POST,
+            "GET, HEAD, OPTIONS",
+        ),
+    ] {
+        support::testkit::assert_routing(
+            &instance.server.base_url,
+            path,
+            method,
+            allow,
+            "/nowhere",
+        )
+        .await?;
+    }
+    Ok(())
+}
