@@ -15,8 +15,9 @@ pub enum Error {
         field: &'static str,
         message: &'static str,
     },
-    /// 503: a write-back write cannot be acknowledged because its cache is unreachable.
-    #[error("the cache that holds unflushed writes is unreachable: {0}")]
+    /// 503: a write that needs its cache (write-back keeps unflushed writes there, write-through
+    /// promises readers the last write) cannot be acknowledged because the cache is unreachable.
+    #[error("the cache this write needs is unreachable: {0}")]
     CacheUnavailable(String),
     /// 500: anything else (database failure, a panicked task); logged, never shown.
     #[error(transparent)]
@@ -53,9 +54,9 @@ impl Error {
             }
             Self::Invalid { field, message } => Problem::invalid_field(*field, *message),
             Self::CacheUnavailable(why) => {
-                tracing::warn!(%why, "write-back write refused");
+                tracing::warn!(%why, "write refused: its cache is unreachable");
                 Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_detail("The write cache is unreachable; retry shortly.")
+                    .with_detail("The cache this write needs is unreachable; retry shortly.")
                     .with_header("Retry-After", "1")
             }
             Self::Unexpected(e) => {

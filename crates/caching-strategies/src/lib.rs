@@ -13,12 +13,12 @@
 //! | [`write_back`] | cache now, store later in batches; what an abort loses |
 //! | [`tier`] | the [`Tier`] trait: where entries live |
 //! | [`moka_tier`] | in-process (moka) |
-//! | [`redis_tier`] | shared (Redis via deadpool-redis), falling back when Redis is gone |
+//! | [`redis_tier`] | shared (Redis via deadpool-redis), falling back when Redis is gone, replaying the writes it missed when it returns |
 //! | [`two_tier`] | moka in front of Redis, invalidated across instances over pub/sub |
 //! | [`http`] | routes and HTTP caching: Cache-Control, ETag/If-None-Match, Last-Modified, Vary |
 //! | [`app`] | wiring: store, Redis, every strategy on every tier under parallel prefixes |
 //! | [`config`], [`error`], [`clock`] | typed config, the error enum, a clock tests can move |
-//! | [`zipf`], [`fault`] | skewed keys for the load; a TCP link the demo can cut to lose Redis |
+//! | [`zipf`], [`fault`] | skewed keys for the load; a TCP link the demo can cut and mend to lose Redis and get it back |
 //! | [`demo`] | the narrated, measured comparison |
 #![doc = include_str!("../README.md")]
 
@@ -65,7 +65,10 @@ pub struct AppState {
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     let server = HttpServer::new(move || {
         let mounted = state.mounted.clone();
-        App::new().configure(move |cfg| http::configure(&mounted, cfg))
+        App::new()
+            .configure(move |cfg| http::configure(&mounted, cfg))
+            .default_service(actix_web::web::to(support::routing::not_found))
+            .wrap(support::routing::bare_errors_as_problems())
     })
     .workers(2)
     .listen(listener)?

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow};
 use deadpool_diesel::Runtime;
@@ -81,6 +82,8 @@ enum Db {
 pub struct Store {
     db: Db,
     queries: Arc<AtomicU64>,
+    /// Added before every read: the round trip to a database on another machine, made explicit.
+    read_latency: Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -153,6 +156,34 @@ impl Store {
         Self {
             db,
             queries: Arc::new(AtomicU64::new(0)),
+            read_latency: Duration::ZERO,
+        }
+    }
+
+    /// The same store (same pool, same query counter) whose every read first waits `latency`.
+    ///
+    /// A stampede is a slow load meeting many concurrent misses. On loopback, and above all on
+    /// an embedded SQLite file, a primary-key read finishes in microseconds, before most of the
+    /// "concurrent" requests have even looked in the cache, so whether the lesson shows would
+    /// depend on which store happened to answer. The stampede demo states the load's cost
+    /// instead (the round trip to a database in another zone, say) and prints it beside the
+    /// table. The wait holds no connection: it stands for the network, not for the database.
+    pub fn with_read_latency(&self, latency: Duration) -> Self {
+        Self {
+            read_latency: latency,
+            ..self.clone()
+        }
+    }
+
+    /// What [`Store::with_read_latency`] set (zero by default).
+    pub fn read_latency(&self) -> Duration {
+        self.read_latency
+    }
+
+    async fn before_read(&self) {
+        self.count(1);
+        if !self.read_latency.is_zero() {
+            tokio::time::sleep(self.read_latency).await;
         }
     }
 
@@ -237,7 +268,7 @@ impl Store {
 
     /// One post by primary key: the cheap read.
     pub async fn get_post(&self, id: i64) -> anyhow::Result<Option<Post>> {
-        self.count(1);
+        self.before_read().await;
         on_conn!(self, |c| posts::table
             .find(id)
             .select(Post::as_select())
@@ -248,7 +279,7 @@ impl Store {
 
     /// The ten most-liked posts: a join and a GROUP BY over every like, the expensive read.
     pub async fn top_posts(&self) -> anyhow::Result<Vec<TopPost>> {
-        self.count(1);
+        self.before_read().await;
         on_conn!(self, |c| likes::table
             .inner_join(posts::table)
             .group_by((posts::id, posts::title))

@@ -8,7 +8,9 @@
 //! - `put` / `delete`: a writer changes the truth (a two-tier cache broadcasts an invalidation).
 //!
 //! A tier error means "the cache is not there right now". Strategies treat it as a miss and go
-//! to the store: a cache makes a backend faster, it must not make it fail.
+//! to the store: a cache makes a backend faster, it must not make it fail. A *write* that fails
+//! is different: the cache may come back holding the old value, so a shared tier remembers what
+//! it owes (see [`RedisTier`](crate::redis_tier::RedisTier)'s repair journal).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +50,14 @@ pub trait Tier: Send + Sync {
 
     /// A writer removes the key.
     async fn delete(&self, key: &str) -> Result<(), Error>;
+
+    /// Whether a write made now would reach this tier: `Err` when it has lost its server or
+    /// still owes it writes from an outage. Free on a healthy tier; a tier that has been failing
+    /// spends one round trip to find out. Strategies that must not acknowledge a write the cache
+    /// cannot see (write-through) ask before they touch the store.
+    async fn ensure_writable(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Whether `incoming` may replace `current` under the version rule: never go backwards.

@@ -137,22 +137,12 @@ impl TwoTier {
 
     async fn announce(&self, key: &str) {
         let Some(bus) = &self.bus else { return };
-        let mut cmd = redis::cmd("PUBLISH");
-        cmd.arg(&bus.channel).arg(format!("{}|{key}", bus.instance));
-        // A lost announcement is bounded by the local TTL; the remote tier logs the outage.
-        let _ = self.remote_call(cmd).await;
-    }
-
-    async fn remote_call(&self, cmd: redis::Cmd) -> Result<(), Error> {
-        let mut conn = self
+        // A lost announcement joins the remote tier's repair journal and goes out when Redis
+        // answers again; until then the local TTL bounds how stale another instance can be.
+        let _ = self
             .remote
-            .pool()
-            .get()
-            .await
-            .map_err(|e| Error::CacheUnavailable(e.to_string()))?;
-        cmd.query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| Error::CacheUnavailable(e.to_string()))
+            .announce(key, &bus.channel, format!("{}|{key}", bus.instance))
+            .await;
     }
 
     fn local_ttl(&self, ttl: Duration) -> Duration {
@@ -223,8 +213,10 @@ impl Tier for TwoTier {
         let stored = match self.remote.put_if_not_older(key, entry.clone(), ttl).await {
             Ok(stored) => stored,
             Err(e) => {
-                // Redis refused the write: at least do not keep serving the old local copy.
+                // Redis refused the write: at least do not keep serving the old local copy, and
+                // tell the other instances as soon as Redis can carry the message.
                 self.local.delete(key).await?;
+                self.announce(key).await;
                 return Err(e);
             }
         };
@@ -242,5 +234,9 @@ impl Tier for TwoTier {
         let remote = self.remote.delete(key).await;
         self.announce(key).await;
         remote
+    }
+
+    async fn ensure_writable(&self) -> Result<(), Error> {
+        self.remote.ensure_writable().await
     }
 }

@@ -9,6 +9,14 @@
 //! cache space. The store goes first: if the cache step fails the write is still durable, and the
 //! copy is at worst stale until its TTL (the other order could cache a write the store refused).
 //! The put is versioned, so two concurrent writers cannot leave the older value in the cache.
+//!
+//! **With the cache unreachable, write-through refuses the write** (503 with `Retry-After`)
+//! before it touches the store. Its whole promise is that a read sees the last acknowledged
+//! write; a write that only the store saw cannot keep that promise on the other instances, so
+//! acknowledging it would be a lie. Cache-aside makes the other choice: its writes go through and
+//! the missed invalidation waits in the tier's repair journal. If the cache fails *between* the
+//! store write and the put (the check passed a moment earlier), the write is already durable, so
+//! it is acknowledged and the tier's journal owes the cache the newer version.
 
 use async_trait::async_trait;
 
@@ -47,6 +55,7 @@ impl Strategy for WriteThrough {
     async fn update_post(&self, id: i64, update: PostUpdate) -> Result<Post, Error> {
         validate(&update)?;
         let deps = self.reads.deps();
+        deps.tier.ensure_writable().await?;
         let now = deps.clock.now_ms();
         let post = deps
             .store
@@ -61,7 +70,8 @@ impl Strategy for WriteThrough {
             .await
             .is_err()
         {
-            // Could not write the cache: make sure it does not keep serving the old value.
+            // Could not write the cache: make sure it does not keep serving the old value (the
+            // tier has also journalled the put, and replays it before Redis is trusted again).
             let _ = deps.tier.delete(&key).await;
         }
         Ok(post)

@@ -8,7 +8,12 @@ use caching_strategies::invalidation::OnWrite;
 use caching_strategies::read_through::ReadThrough;
 use futures_util::future::join_all;
 
-use crate::common::{deps, manual_clock, moka, redis, store};
+use std::time::Duration;
+
+use support::Plan;
+use support::measure::measure;
+
+use crate::common::{deps, every_store, manual_clock, moka, redis, store};
 
 const CONCURRENT: usize = 200;
 
@@ -49,6 +54,48 @@ async fn cache_aside_without_coalescing_loads_once_per_concurrent_miss() -> anyh
 
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(store.queries() - before, CONCURRENT as u64);
+    Ok(())
+}
+
+/// The demo's stampede, as the demo runs it (1,000 requests kept in flight by the measuring
+/// loop, each store read costing the stated extra latency): plain cache-aside loads once per
+/// request and read-through once in all, on the embedded SQLite store as on PostgreSQL. Without
+/// the stated latency a local SQLite read finishes before most requests look in the cache, and
+/// the "stampede" would be two loads: the lesson must not depend on which store answered.
+#[tokio::test]
+async fn a_stampede_on_a_costly_load_misses_per_request_unless_coalesced_on_every_backend()
+-> anyhow::Result<()> {
+    const REQUESTS: u64 = 1_000;
+    for (store, _guard) in every_store("stampede_backends").await? {
+        let slow = store.with_read_latency(caching_strategies::demo::STAMPEDE_LOAD_LATENCY);
+        let plain: Arc<dyn Strategy> = Arc::new(CacheAside::new(
+            deps(&slow, moka(), manual_clock()),
+            OnWrite::Invalidate,
+        ));
+        let coalescing: Arc<dyn Strategy> =
+            Arc::new(ReadThrough::new(deps(&slow, moka(), manual_clock())));
+        for (strategy, expected) in [(plain, REQUESTS), (coalescing, 1)] {
+            let before = store.queries();
+            let plan = Plan::iterations(REQUESTS)
+                .warmup(0)
+                .concurrency(REQUESTS as usize)
+                .budget(Duration::from_secs(30));
+            let m = measure(plan, |_| {
+                let strategy = Arc::clone(&strategy);
+                async move { strategy.get_post(7).await.map(drop) }
+            })
+            .await;
+
+            assert_eq!(m.errors, 0);
+            assert_eq!(
+                store.queries() - before,
+                expected,
+                "{} on {}",
+                strategy.name(),
+                store.backend().name()
+            );
+        }
+    }
     Ok(())
 }
 

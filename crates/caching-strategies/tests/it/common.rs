@@ -54,6 +54,23 @@ pub async fn store(label: &str) -> anyhow::Result<(Store, DbGuard)> {
     Ok((store, guard))
 }
 
+/// One seeded store per backend this machine has: SQLite always, PostgreSQL when reachable
+/// (required in CI). For claims that must hold on the embedded default *and* on the server.
+pub async fn every_store(label: &str) -> anyhow::Result<Vec<(Store, DbGuard)>> {
+    let file = TestSqlite::new(label);
+    let sqlite = Store::sqlite(&file.path, 4)?;
+    let mut stores = vec![(sqlite, DbGuard::Sqlite(file))];
+    if let Some(url) = support::testkit::require(Service::Postgres).await {
+        let db = TestDatabase::create(&url, label)?;
+        stores.push((Store::postgres(&db.url, 4)?, DbGuard::Postgres(db)));
+    }
+    for (store, _) in &stores {
+        store.migrate().await?;
+        store.seed(SEED).await?;
+    }
+    Ok(stores)
+}
+
 /// A Redis tier under the test's own key prefix, or `None` (skipped) when Redis is unreachable.
 pub async fn redis(label: &str) -> anyhow::Result<Option<(RedisTier, TestKeys, String)>> {
     let Some(url) = support::testkit::require(Service::Redis).await else {
