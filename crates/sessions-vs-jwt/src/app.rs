@@ -1,5 +1,7 @@
 //! The service: all three mechanisms in one actix-web app, built by [`run`] for `main`, the demo
-//! and the tests alike.
+//! and the tests alike. [`serve`] is what `main`'s `serve` command runs: it builds the instance
+//! from [`ServeOptions`] (the command's flags) with [`serve_state`], which a test calls too, so
+//! the instance a reader explores with curl is the one a test checks.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -10,9 +12,10 @@ use anyhow::Context as _;
 use deadpool_redis::{Pool, Runtime};
 use serde::{Deserialize, Serialize};
 use support::routing::endpoint;
+use support::{Service, Services, Settings};
 
-use crate::clock::SharedClock;
-use crate::config::Config;
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::{Config, JwtAlgorithm};
 use crate::error::AuthError;
 use crate::jwt::Keyring;
 use crate::jwt_auth::{self, JwtService};
@@ -188,4 +191,115 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     .workers(2)
     .listen(listener)?
     .run())
+}
+
+/// The variable (and `--jwt-alg`) that picks how `serve` signs tokens.
+pub const JWT_ALG_VAR: &str = "SVJ_JWT_ALG";
+/// The variable (and `--jwt-secret`) holding the HS256 secret every instance shares.
+pub const JWT_SECRET_VAR: &str = "SVJ_JWT_SECRET";
+/// Shortest HS256 secret accepted: RFC 7518 §3.2 wants a key at least as long as the hash (256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// What `serve` is asked for. `main` parses these flags and hands them over untouched, so a test
+/// can build the served instance from the same struct.
+#[derive(Clone, clap::Args)]
+pub struct ServeOptions {
+    /// Port to listen on.
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind; `0.0.0.0` inside a container.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// How `/jwt/...` signs access tokens. Default: eddsa, so /.well-known/jwks.json publishes
+    /// the public key that verifies them; hs256 when --jwt-secret is given (an HS256 secret is
+    /// never published, so the JWKS is then empty).
+    #[arg(long, env = JWT_ALG_VAR, value_enum)]
+    pub jwt_alg: Option<JwtAlgorithm>,
+    /// HS256 secret shared by every instance (at least 32 bytes); random per process if unset.
+    /// Giving one without --jwt-alg selects hs256.
+    #[arg(long, env = JWT_SECRET_VAR, hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+/// By hand, so the secret never reaches a log line.
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("port", &self.port)
+            .field("host", &self.host)
+            .field("jwt_alg", &self.jwt_alg)
+            .field(
+                "jwt_secret",
+                &self.jwt_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+impl ServeOptions {
+    /// The algorithm `serve` pins. EdDSA unless a shared secret asks for HS256: a secret is what
+    /// lets several instances (the compose file's two behind nginx) verify each other's tokens,
+    /// which EdDSA keys generated per process cannot. Production would share one EdDSA key
+    /// through a secret store instead, and keep the asymmetric benefit.
+    pub fn jwt_algorithm(&self) -> anyhow::Result<JwtAlgorithm> {
+        match (self.jwt_alg, &self.jwt_secret) {
+            (Some(JwtAlgorithm::EdDsa), Some(_)) => anyhow::bail!(
+                "{JWT_SECRET_VAR} (--jwt-secret) is an HS256 secret, but {JWT_ALG_VAR} \
+                 (--jwt-alg) asks for eddsa, whose keys are generated per process: unset one"
+            ),
+            (Some(algorithm), _) => Ok(algorithm),
+            (None, Some(_)) => Ok(JwtAlgorithm::Hs256),
+            (None, None) => Ok(JwtAlgorithm::EdDsa),
+        }
+    }
+}
+
+/// The instance `serve` runs: Redis sessions and token store when Redis answers (memory
+/// otherwise, and `/redis/...` is not mounted), the production argon2 cost, plain-HTTP cookies,
+/// the system clock and the keyring [`ServeOptions::jwt_algorithm`] picks.
+pub async fn serve_state(settings: Settings, options: &ServeOptions) -> anyhow::Result<AppState> {
+    let algorithm = options.jwt_algorithm()?;
+    let redis_up = Services::probe_only(&settings, &[Service::Redis])
+        .await
+        .is_up(Service::Redis);
+    let pool = redis_up
+        .then(|| redis_pool(&settings.redis_url))
+        .transpose()?;
+    let mut config = Config::new(settings).for_localhost();
+    config.jwt.algorithm = algorithm;
+    if let Some(secret) = &options.jwt_secret {
+        anyhow::ensure!(
+            secret.len() >= MIN_SECRET_BYTES,
+            "{JWT_SECRET_VAR} (--jwt-secret) must be at least {MIN_SECRET_BYTES} bytes"
+        );
+        config.jwt.hs256_secret = secret.clone().into_bytes();
+    }
+    let users = UserStore::seeded(config.hash_cost)
+        .await
+        .context("seeding the demo users")?;
+    AppState::new(Parts {
+        config,
+        clock: Arc::new(SystemClock),
+        users,
+        redis: pool,
+        namespace: KEY_NAMESPACE.to_owned(),
+        keys: None,
+    })
+}
+
+/// `serve`: builds the instance with [`serve_state`], binds `host:port` and runs until stopped.
+pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<()> {
+    let state = serve_state(settings, &options).await?;
+    let (host, port) = (options.host.as_str(), options.port);
+    let listener =
+        TcpListener::bind((host, port)).with_context(|| format!("binding {host}:{port}"))?;
+    tracing::info!(
+        redis = state.redis.is_some(),
+        jwt = ?state.config.jwt.algorithm,
+        "listening on http://{host}:{port}"
+    );
+    run(listener, state)
+        .context("starting the server")?
+        .await
+        .context("running the server")
 }

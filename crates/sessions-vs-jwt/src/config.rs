@@ -68,12 +68,14 @@ impl Default for CookieConfig {
     }
 }
 
-/// Which signature algorithm the JWT mechanism pins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which signature algorithm the JWT mechanism pins. Also `serve --jwt-alg`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum JwtAlgorithm {
     /// HMAC-SHA256 with a shared secret: fast, but every verifier can also mint tokens.
+    #[value(name = "hs256")]
     Hs256,
     /// Ed25519 signatures: verifiers need only the public key from `/.well-known/jwks.json`.
+    #[value(name = "eddsa")]
     EdDsa,
 }
 

@@ -10,7 +10,7 @@
 //! | [`token_store`] | the state tokens need after all: refresh-token families with reuse detection, the `jti` denylist, per-user generations |
 //! | [`users`] | seeded demo users, argon2id on a blocking thread |
 //! | [`clock`] | the injectable [`clock::Clock`] (system and manual) |
-//! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`] |
+//! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`], and what `serve` runs: [`app::ServeOptions`], [`app::serve_state`], [`app::serve`] |
 //! | [`config`] | [`config::Config`]: cookies, timeouts, JWT claims and lifetimes, argon2 cost |
 //! | [`error`] | [`error::AuthError`] and its problem+json mapping (401s with `WWW-Authenticate`) |
 //! | [`demo`](mod@demo) | `cargo demo sessions-vs-jwt`: bytes, costs, revocation, two instances, the table |

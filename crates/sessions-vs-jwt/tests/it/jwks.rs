@@ -1,13 +1,17 @@
 //! Claims about the asymmetric variant: another service verifies with the published JWKS alone,
-//! and key rotation keeps old tokens valid until they expire.
+//! key rotation keeps old tokens valid until they expire, and the instance `serve` runs publishes
+//! the key that signs its tokens.
 
 use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
+use sessions_vs_jwt::app::{self, ServeOptions};
 use sessions_vs_jwt::clock::{ManualClock, SharedClock};
+use sessions_vs_jwt::config::JwtAlgorithm;
 use sessions_vs_jwt::jwt::{AccessClaims, JWKS_PATH, JwksKeys, TokenRejection, Verifier};
+use support::Settings;
 
-use crate::common::{self, Instance, jwt_login};
+use crate::common::{self, Instance, bearer_get, jwt_login};
 
 /// What a second service would build: our issuer and audience, EdDSA pinned, keys from JWKS only.
 fn outside_verifier(app: &Instance, clock: &ManualClock) -> Verifier {
@@ -148,5 +152,98 @@ async fn hs256_token_is_refused_by_the_eddsa_service() -> anyhow::Result<()> {
         .verify::<AccessClaims>(&forged, app.state.jwt.keys.as_ref());
 
     assert_eq!(result.err(), Some(TokenRejection::WrongAlgorithm));
+    Ok(())
+}
+
+/// `serve`'s flags with nothing given: what `cargo run -p sessions-vs-jwt -- serve` gets.
+fn serve_defaults() -> ServeOptions {
+    ServeOptions {
+        port: 0,
+        host: "127.0.0.1".to_owned(),
+        jwt_alg: None,
+        jwt_secret: None,
+    }
+}
+
+/// The instance `serve` builds, on a free port. Redis points at a port nothing listens on, so
+/// the test neither needs Redis nor writes under the key namespace a running `serve` uses; it
+/// takes `serve`'s no-Redis branch, as `serve` does on a machine without Redis.
+async fn start_served(options: &ServeOptions) -> anyhow::Result<Instance> {
+    let settings = Settings {
+        redis_url: "redis://127.0.0.1:1".to_owned(),
+        ..Settings::default()
+    };
+    let state = app::serve_state(settings, options).await?;
+    let for_server = state.clone();
+    let server = support::server::spawn(move |l| app::run(l, for_server))?;
+    Ok(Instance {
+        server,
+        state,
+        http: reqwest::Client::new(),
+    })
+}
+
+/// What `serve` runs by default signs with EdDSA and publishes that key: the JWKS it serves
+/// verifies the token it just issued, and the token's `kid` names a key in it.
+#[actix_web::test]
+async fn the_served_instance_publishes_the_key_that_signs_its_tokens() -> anyhow::Result<()> {
+    let app = start_served(&serve_defaults()).await?;
+    let pair = jwt_login(&app).await?;
+
+    let raw: serde_json::Value = app
+        .http
+        .get(app.url(JWKS_PATH))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let jwks = fetch_jwks(&app).await?;
+    let kid = jsonwebtoken::decode_header(&pair.access_token)?.kid;
+    let verified = outside_verifier(&app, &ManualClock::starting_now())
+        .verify::<AccessClaims>(&pair.access_token, &jwks);
+    let me = bearer_get(&app.http, app.url("/jwt/me"), &pair.access_token).await?;
+
+    assert!(
+        app.state.redis.is_none(),
+        "the test must not depend on Redis"
+    );
+    assert!(!jwks.is_empty(), "the served JWKS must not be empty");
+    let published: Vec<&str> = raw["keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(
+        kid.as_deref().is_some_and(|kid| published.contains(&kid)),
+        "the token's kid {kid:?} is not among the published {published:?}"
+    );
+    let claims = verified.map_err(|r| anyhow::anyhow!("refused with the served JWKS: {r}"))?;
+    assert_eq!(claims.name, "alice");
+    assert_eq!(me.status(), 200);
+    Ok(())
+}
+
+/// `serve` signs with EdDSA unless a shared secret is given (the compose file's two instances
+/// share one, so each verifies the other's HS256 tokens); a secret beside an explicit eddsa is
+/// refused rather than silently ignored.
+#[test]
+fn serve_signs_with_eddsa_unless_given_a_shared_secret() -> anyhow::Result<()> {
+    let secret = Some("a test secret of thirty-two bytes".to_owned());
+    let with = |jwt_alg, jwt_secret| ServeOptions {
+        jwt_alg,
+        jwt_secret,
+        ..serve_defaults()
+    };
+
+    let default = with(None, None).jwt_algorithm()?;
+    let with_secret = with(None, secret.clone()).jwt_algorithm()?;
+    let asked_hs256 = with(Some(JwtAlgorithm::Hs256), None).jwt_algorithm()?;
+    let conflict = with(Some(JwtAlgorithm::EdDsa), secret).jwt_algorithm();
+
+    assert_eq!(default, JwtAlgorithm::EdDsa);
+    assert_eq!(with_secret, JwtAlgorithm::Hs256);
+    assert_eq!(asked_hs256, JwtAlgorithm::Hs256);
+    assert!(conflict.is_err_and(|e| e.to_string().contains(app::JWT_SECRET_VAR)));
     Ok(())
 }
