@@ -11,7 +11,10 @@
 //! | [`measure`] | run an operation N times or for a while, sequentially or C at a time, with warm-up; latency percentiles from an HDR histogram and throughput |
 //! | [`report`] | the side-by-side table every demo prints (with a ratio column) and the serialisable [`Report`] it returns and can write as JSON |
 //! | [`narrate`] | headings, wrapped paragraphs and transcripts, so every demo reads the same |
-//! | [`demo`] | the command-line flags every demo accepts (`--quick`, `--json PATH`) |
+//! | [`cli`] | the command line every topic binary shares: the demo by default, `serve` with `--port`/`--host`, plus the topic's own flags |
+//! | `db` (feature) | PostgreSQL or SQLite behind one diesel connection type: the pool, per-connection settings, embedded migrations |
+//! | [`demo`] | the flags every demo accepts (`--quick`, `--json PATH`), and [`demo::RunIds`], the per-run allocator of ids and names |
+//! | [`names`] | unique names for databases, key prefixes and queues |
 //! | [`problem`] | RFC 9457 `application/problem+json`, the one error body every crate maps into, and extractor configs that answer bad input with it |
 //! | [`routing`] | endpoints that list their methods once, so a wrong method is a 405 with `Allow`, an unknown path a 404, and any bare error a problem+json body |
 //! | [`server`] | start an actix-web server on `127.0.0.1:0` and get its base URL back (demos and tests) |
@@ -21,9 +24,13 @@
 //! What this crate never holds: topic logic. A type that two topics share belongs in the capstone
 //! (`examples/mini-blog`), not here.
 
+pub mod cli;
 pub mod config;
+#[cfg(feature = "db")]
+pub mod db;
 pub mod demo;
 pub mod measure;
+pub mod names;
 pub mod narrate;
 pub mod problem;
 pub mod report;

@@ -71,6 +71,38 @@ impl Narrator {
         }
     }
 
+    /// Probes `wanted` (each with what the demo leaves out without it), prints one line per missing
+    /// service and records the rest as used. Under `BF_REQUIRE_SERVICES=1` a missing one is an
+    /// error naming it: CI must not pass on the fallbacks by accident.
+    pub async fn probe(
+        &mut self,
+        settings: &crate::Settings,
+        wanted: &[(Service, &str)],
+    ) -> anyhow::Result<Services> {
+        let services: Vec<Service> = wanted.iter().map(|(s, _)| *s).collect();
+        let probed = Services::probe_only(settings, &services).await;
+        self.services(&probed, wanted);
+        let missing: Vec<&str> = services
+            .iter()
+            .filter(|s| !probed.is_up(**s))
+            .map(|s| s.name())
+            .collect();
+        if settings.require_services && !missing.is_empty() {
+            anyhow::bail!(
+                "{}=1 and {} unreachable",
+                crate::config::REQUIRE_SERVICES_VAR,
+                missing.join(", ")
+            );
+        }
+        Ok(probed)
+    }
+
+    /// Records a section's typed figures in the report (not printed: the table already was).
+    pub fn figures(&mut self, figures: &impl serde::Serialize) -> anyhow::Result<()> {
+        self.push(Block::Figures(serde_json::to_value(figures)?));
+        Ok(())
+    }
+
     /// Starts a new section with a heading.
     pub fn section(&mut self, title: &str) {
         self.print(&format!(

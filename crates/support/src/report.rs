@@ -329,6 +329,9 @@ pub enum Block {
     Paragraph(String),
     Transcript(Vec<String>),
     Table(Table),
+    /// A section's typed figures, as the section returned them: what the closing paragraph and a
+    /// chart read, instead of looking a number up in a printed table.
+    Figures(serde_json::Value),
 }
 
 /// A titled part of a demo.

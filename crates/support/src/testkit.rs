@@ -57,22 +57,7 @@ pub async fn require_with(settings: &Settings, service: Service) -> Option<Strin
     }
 }
 
-/// `bf_<label>_<12 hex digits>`: safe as a PostgreSQL identifier, a Redis key part and an AMQP
-/// queue name, and unique across parallel tests and reruns.
-pub fn unique_name(label: &str) -> String {
-    let clean: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("bf_{clean}_{}", &id[..12])
-}
+pub use crate::names::unique_name;
 
 /// Checks a running server's answers to requests that no route takes: `wrong_method` on
 /// `known_path` is a 405 whose `Allow` is `allow`, and `unknown_path` is a 404; both
@@ -135,11 +120,18 @@ async fn expect_problem(response: reqwest::Response, status: u16) -> anyhow::Res
 }
 
 #[cfg(feature = "database")]
-pub use database::{TestDatabase, TestSqlite};
+pub use database::{TestBackend, TestDatabase, TestSqlite, every_backend};
 
 #[cfg(feature = "database")]
 mod database {
+    use std::io::Write as _;
+
     use anyhow::Context as _;
+
+    use crate::Settings;
+    use crate::services::{self, Service, Status};
+
+    use super::require;
     use diesel::{Connection, PgConnection, RunQueryDsl};
 
     use super::unique_name;
@@ -172,10 +164,76 @@ mod database {
             })
         }
 
+        /// [`TestDatabase::create`] on a blocking thread, for async tests: connecting and
+        /// `CREATE DATABASE` are synchronous and must not stall the runtime.
+        pub async fn create_async(admin_url: &str, label: &str) -> anyhow::Result<Self> {
+            let (admin_url, label) = (admin_url.to_owned(), label.to_owned());
+            tokio::task::spawn_blocking(move || Self::create(&admin_url, &label)).await?
+        }
+
         /// The database's name.
         pub fn name(&self) -> &str {
             &self.name
         }
+    }
+
+    /// One database for one test on one backend; dropping it removes the database or file.
+    #[derive(Debug)]
+    pub struct TestBackend {
+        pub target: crate::db::Target,
+        _guard: Guard,
+    }
+
+    #[derive(Debug)]
+    #[allow(dead_code)] // held for its Drop
+    enum Guard {
+        Postgres(TestDatabase),
+        Sqlite(TestSqlite),
+    }
+
+    impl TestBackend {
+        pub fn backend(&self) -> crate::db::Backend {
+            self.target.backend()
+        }
+    }
+
+    /// A fresh database on every backend the claim must hold on: an SQLite file always, and
+    /// PostgreSQL when it answers (required under `BF_REQUIRE_SERVICES=1`). Without PostgreSQL the
+    /// test still runs its SQLite half and prints one line saying which half it left out, rather
+    /// than calling the whole test skipped.
+    pub async fn every_backend(label: &str) -> anyhow::Result<Vec<TestBackend>> {
+        let file = TestSqlite::new(label);
+        let mut backends = vec![TestBackend {
+            target: crate::db::Target::Sqlite(file.path.clone()),
+            _guard: Guard::Sqlite(file),
+        }];
+        let settings = Settings::from_env()?;
+        let url = if settings.require_services {
+            require(Service::Postgres).await
+        } else {
+            match services::probe(Service::Postgres, &settings.database_url).await {
+                Status::Up => Some(settings.database_url.clone()),
+                Status::Down(why) => {
+                    let test = std::thread::current()
+                        .name()
+                        .unwrap_or("this test")
+                        .to_owned();
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "note: {test}: its PostgreSQL half did not run (unreachable: {why}); the SQLite half did"
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(url) = url {
+            let db = TestDatabase::create_async(&url, label).await?;
+            backends.push(TestBackend {
+                target: crate::db::Target::Postgres(db.url.clone()),
+                _guard: Guard::Postgres(db),
+            });
+        }
+        Ok(backends)
     }
 
     impl Drop for TestDatabase {

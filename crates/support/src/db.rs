@@ -1,0 +1,206 @@
+//! PostgreSQL or SQLite behind one diesel connection type, a pool, and a crate's migrations.
+//!
+//! Topics that store rows (pagination, caching-strategies, and the ones still to come) run on
+//! PostgreSQL when it answers and on an embedded SQLite file when it does not. This module is the
+//! one way they do it:
+//!
+//! - [`AnyConnection`] is `#[derive(diesel::MultiConnection)]`: one diesel query in a topic's
+//!   source runs unchanged on either backend, so the lesson is the query, not the plumbing. The
+//!   price is the SQL both share (no `RETURNING`, no `generate_series`); a backend-specific
+//!   statement matches on the variant and uses the inner connection.
+//! - [`Db::open`] builds the pool, applies the per-connection settings once per connection (a
+//!   pool hook, not a `PRAGMA` before every query), and runs the crate's embedded migrations.
+//! - [`Db::interact`] runs a closure on a pooled connection on a blocking thread: diesel is
+//!   synchronous and must never run on the async executor.
+//! - [`Target::choose`] picks the backend the way every demo and server does.
+
+use std::borrow::Cow;
+
+use anyhow::{Context as _, anyhow};
+use diesel::QueryResult;
+use diesel::connection::SimpleConnection as _;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness as _};
+
+use crate::Settings;
+use crate::services::{self, Service, Status};
+
+/// PostgreSQL or SQLite behind one diesel connection type.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(diesel::PgConnection),
+    // Last on purpose: SQLite accepts any string as a path, so it must be tried after PostgreSQL.
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Which database a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    /// The name people know it by.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "PostgreSQL",
+            Backend::Sqlite => "SQLite",
+        }
+    }
+}
+
+/// Where the database is: a PostgreSQL URL or an SQLite file path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Postgres(String),
+    Sqlite(String),
+}
+
+impl Target {
+    /// PostgreSQL at `settings.database_url` when it answers, otherwise the SQLite file at
+    /// `sqlite_path`. Under `BF_REQUIRE_SERVICES=1` an unreachable PostgreSQL is an error.
+    pub async fn choose(settings: &Settings, sqlite_path: &str) -> anyhow::Result<Self> {
+        match services::probe(Service::Postgres, &settings.database_url).await {
+            Status::Up => Ok(Target::Postgres(settings.database_url.clone())),
+            Status::Down(why) if settings.require_services => anyhow::bail!(
+                "{}=1 and PostgreSQL is unreachable at {} ({why})",
+                crate::config::REQUIRE_SERVICES_VAR,
+                services::redact(&settings.database_url)
+            ),
+            Status::Down(_) => Ok(Target::Sqlite(sqlite_path.to_owned())),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// The URL or path, for diesel.
+    pub fn location(&self) -> &str {
+        match self {
+            Target::Postgres(url) | Target::Sqlite(url) => url,
+        }
+    }
+}
+
+/// A crate's embedded migrations, one set per dialect (`BIGSERIAL` versus `INTEGER PRIMARY KEY`).
+/// Built from the crate's `embed_migrations!` constants at the call: `Migrations { postgres: PG, sqlite: SQLITE }`.
+pub struct Migrations {
+    pub postgres: EmbeddedMigrations,
+    pub sqlite: EmbeddedMigrations,
+}
+
+/// Per-connection SQLite settings. WAL lets readers read while a writer writes; `busy_timeout`
+/// makes a writer wait for the lock instead of failing at once; `NORMAL` sync is safe with WAL;
+/// foreign keys are off by default in SQLite, on in every other database.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+/// Why a database call failed: the pool could not give a connection (the database is away, or
+/// every connection is busy for too long), the query failed, or the blocking task died.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+type Manager = deadpool_diesel::Manager<AnyConnection>;
+type Pool = deadpool_diesel::Pool<Manager>;
+
+/// A pool of connections to one database, migrated.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    backend: Backend,
+    location: String,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("location", &services::redact(&self.location))
+            .finish()
+    }
+}
+
+impl Db {
+    /// Opens a pool of `pool_size` connections on `target` and runs `migrations`.
+    pub async fn open(
+        target: &Target,
+        pool_size: usize,
+        migrations: Migrations,
+    ) -> anyhow::Result<Self> {
+        let backend = target.backend();
+        let manager = Manager::new(target.location(), deadpool_diesel::Runtime::Tokio1);
+        let mut builder = Pool::builder(manager).max_size(pool_size);
+        if backend == Backend::Sqlite {
+            builder = builder.post_create(deadpool::managed::Hook::<Manager>::async_fn(
+                |conn: &mut deadpool_diesel::Connection<AnyConnection>,
+                 _: &deadpool::managed::Metrics| {
+                    Box::pin(async move {
+                        let fail = |e: String| deadpool::managed::HookError::Message(Cow::Owned(e));
+                        conn.interact(|c| c.batch_execute(SQLITE_PRAGMAS))
+                            .await
+                            .map_err(|e| fail(e.to_string()))?
+                            .map_err(|e| fail(e.to_string()))
+                    })
+                },
+            ));
+        }
+        let pool = builder
+            .build()
+            .with_context(|| format!("Failed to build the {} pool", backend.name()))?;
+        let db = Self {
+            pool,
+            backend,
+            location: target.location().to_owned(),
+        };
+        db.interact(move |conn| {
+            let result = match conn {
+                AnyConnection::Postgresql(c) => {
+                    c.run_pending_migrations(migrations.postgres).map(drop)
+                }
+                AnyConnection::Sqlite(c) => c.run_pending_migrations(migrations.sqlite).map(drop),
+            };
+            Ok(result.map_err(|e| anyhow!("{e}")))
+        })
+        .await?
+        .with_context(|| format!("Failed to migrate the {} database", backend.name()))?;
+        Ok(db)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL or path it was opened on (may hold a password: redact before printing).
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// Runs `f` with a pooled connection on a blocking thread.
+    pub async fn interact<R, F>(&self, f: F) -> Result<R, DbError>
+    where
+        F: FnOnce(&mut AnyConnection) -> QueryResult<R> + Send + 'static,
+        R: Send + 'static,
+    {
+        let conn = self
+            .pool
+            .get()
+            .await
+            .map_err(|e| DbError::Unavailable(e.to_string()))?;
+        conn.interact(f)
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
+            .map_err(DbError::from)
+    }
+}
