@@ -19,6 +19,7 @@
 //! | [`routing`] | endpoints that list their methods once, so a wrong method is a 405 with `Allow`, an unknown path a 404, and any bare error a problem+json body |
 //! | [`server`] | start an actix-web server on `127.0.0.1:0` and get its base URL back (demos and tests) |
 //! | [`telemetry`] | tracing set-up shared by all binaries |
+//! | `transcript` (feature) | send a request and narrate it like `curl -v`: the request, the response headers that carry the lesson, a body excerpt, credentials cut |
 //! | `testkit` (feature) | skip-or-fail on missing services, unique names, a database or SQLite file per test, a Redis key prefix per test |
 //!
 //! What this crate never holds: topic logic. A type that two topics share belongs in the capstone
@@ -40,6 +41,8 @@ pub mod services;
 pub mod telemetry;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+#[cfg(feature = "transcript")]
+pub mod transcript;
 
 pub use config::Settings;
 pub use measure::{Measurement, Plan};
