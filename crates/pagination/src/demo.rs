@@ -16,7 +16,7 @@ use support::{Service, Services, Settings};
 use crate::config::Config;
 use crate::consistency::{Writer, walk};
 use crate::cursor::{self, CursorCodec, Direction, Position};
-use crate::db::{AnyConnection, Backend, Db};
+use crate::db::{self, AnyConnection, Backend, Db, Target};
 use crate::http::{AppState, CURSOR_PATH, OFFSET_PATH, run};
 use crate::offset;
 use crate::post::Post;
@@ -30,27 +30,14 @@ const CHURN_ROWS: i64 = 2_000;
 /// The writer's pace: one write (alternately an insert and a delete) per tick.
 const WRITE_EVERY: Duration = Duration::from_millis(3);
 
-/// Where a named data set lives: its own PostgreSQL schema (selected through the connection's
-/// `search_path`), or its own SQLite file. The demo's tables never meet the tests' databases.
+/// Opens the data set `name` on PostgreSQL when `postgres`, else on its SQLite file.
 async fn open_dataset(config: &Config, postgres: bool, name: &str) -> anyhow::Result<Db> {
-    if postgres {
-        let schema = format!("pagination_{name}");
-        let base = config.settings.database_url.clone();
-        let create = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut conn = crate::db::establish(&base)?;
-            diesel::sql_query(create).execute(&mut conn)?;
-            Ok(())
-        })
-        .await??;
-        let mut url = url::Url::parse(&config.settings.database_url)?;
-        url.query_pairs_mut()
-            .append_pair("options", &format!("-csearch_path={schema}"));
-        Db::postgres(url.as_str(), config.pool_size).await
+    let chosen = if postgres {
+        Target::Postgres(config.settings.database_url.clone())
     } else {
-        let path = std::env::temp_dir().join(format!("pagination-{name}.sqlite3"));
-        Db::sqlite(&path.to_string_lossy(), config.pool_size).await
-    }
+        Target::Sqlite(db::sqlite_file(name))
+    };
+    db::open(&db::dataset(chosen, name).await?, config.pool_size).await
 }
 
 /// The position of the last row of the page before `page` (what a client holding that page's

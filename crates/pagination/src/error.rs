@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use support::Problem;
+use support::db::DbError;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +53,17 @@ impl Error {
                 tracing::error!(error = ?cause, "unexpected error");
                 Problem::internal()
             }
+        }
+    }
+}
+
+impl From<DbError> for Error {
+    /// No connection is a 503 (the client may retry); a failed query or a dead blocking task is
+    /// a 500. The `DbError` stays the source, so the log keeps the cause.
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(_) => Error::Unavailable(e.into()),
+            DbError::Query(_) | DbError::Task(_) => Error::Unexpected(e.into()),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! | [`cursor`] | `GET /cursor/posts?after=` / `?before=`: the keyset query and the signed cursor |
 //! | [`links`] | RFC 8288 `Link` headers (`first`, `prev`, `next`), built and parsed |
 //! | [`http`] | the server: state, the page envelope both schemes answer with, routes, `run` |
-//! | [`db`] | one diesel connection for PostgreSQL or SQLite (`MultiConnection`), pool, migrations |
+//! | [`db`] | the migrations and named data sets, on `support::db`'s PostgreSQL-or-SQLite connection |
 //! | [`schema`], [`post`] | the `pagination_posts` table and its rows |
 //! | [`seed`] | filling a million rows in seconds, with a progress bar, reused between runs |
 //! | [`consistency`] | a generic client that follows `next`, and a writer that changes the table |

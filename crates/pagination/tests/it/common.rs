@@ -2,10 +2,9 @@
 
 use pagination::cursor::CursorCodec;
 use pagination::http::{AppState, Page};
-use pagination::{Backend, Db, Limits, run, seed};
-use support::Service;
+use pagination::{Backend, Db, Limits, db, run, seed};
 use support::server::RunningServer;
-use support::testkit::{TestDatabase, TestSqlite, require};
+use support::testkit::{TestBackend, every_backend};
 
 /// A fixed key, so a test can sign cursors the server accepts (and forge ones it must not).
 pub const KEY: &[u8] = b"pagination test key, 32 bytes!!!";
@@ -16,9 +15,8 @@ pub struct Fixture {
     pub server: RunningServer,
     pub db: Db,
     pub client: reqwest::Client,
-    // Dropped last: the database outlives the pool that uses it.
-    _pg: Option<TestDatabase>,
-    _sqlite: Option<TestSqlite>,
+    // Declared last so it is dropped last: the database outlives the pool that uses it.
+    _database: TestBackend,
 }
 
 impl Fixture {
@@ -76,35 +74,19 @@ fn start(db: Db) -> anyhow::Result<RunningServer> {
     Ok(support::server::spawn(|l| run(l, state))?)
 }
 
-/// One fixture per backend: PostgreSQL when reachable (required under BF_REQUIRE_SERVICES=1),
-/// and SQLite always.
+/// One fixture per backend: SQLite always, and PostgreSQL when reachable (required under
+/// BF_REQUIRE_SERVICES=1), each over a database of its own, created without blocking the runtime.
 pub async fn fixtures(label: &str) -> anyhow::Result<Vec<Fixture>> {
     let mut out = Vec::new();
-    if let Some(url) = require(Service::Postgres).await {
-        let label_owned = label.to_owned();
-        let pg =
-            tokio::task::spawn_blocking(move || TestDatabase::create(&url, &label_owned)).await??;
-        let db = Db::postgres(&pg.url, 4).await?;
-        let server = start(db.clone())?;
+    for database in every_backend(label).await? {
+        let db = db::open(&database.target, 4).await?;
         out.push(Fixture {
-            backend: Backend::Postgres,
-            server,
+            backend: database.backend(),
+            server: start(db.clone())?,
             db,
             client: reqwest::Client::new(),
-            _pg: Some(pg),
-            _sqlite: None,
+            _database: database,
         });
     }
-    let sqlite = TestSqlite::new(label);
-    let db = Db::sqlite(&sqlite.path, 4).await?;
-    let server = start(db.clone())?;
-    out.push(Fixture {
-        backend: Backend::Sqlite,
-        server,
-        db,
-        client: reqwest::Client::new(),
-        _pg: None,
-        _sqlite: Some(sqlite),
-    });
     Ok(out)
 }
