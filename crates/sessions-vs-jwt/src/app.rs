@@ -1,7 +1,8 @@
 //! The service: all three mechanisms in one actix-web app, built by [`run`] for `main`, the demo
 //! and the tests alike. [`serve`] is what `main`'s `serve` command runs: it builds the instance
-//! from [`ServeOptions`] (the command's flags) with [`serve_state`], which a test calls too, so
-//! the instance a reader explores with curl is the one a test checks.
+//! from [`ServeOptions`] (the command's own flags; `--port`/`--host` are the shared
+//! [`ServeArgs`]) with [`serve_state`], which a test calls too, so the instance a reader explores
+//! with curl is the one a test checks.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use deadpool_redis::{Pool, Runtime};
 use serde::{Deserialize, Serialize};
+use support::cli::ServeArgs;
 use support::routing::endpoint;
 use support::{Service, Services, Settings};
 
@@ -200,16 +202,11 @@ pub const JWT_SECRET_VAR: &str = "SVJ_JWT_SECRET";
 /// Shortest HS256 secret accepted: RFC 7518 §3.2 wants a key at least as long as the hash (256 bits).
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// What `serve` is asked for. `main` parses these flags and hands them over untouched, so a test
-/// can build the served instance from the same struct.
-#[derive(Clone, clap::Args)]
+/// `serve`'s own flags, beside the `--port`/`--host` every topic's `serve` takes
+/// ([`support::cli::ServeArgs`]). `main` hands them to [`support::cli::start`] and passes what it
+/// parsed on untouched, so a test can build the served instance from the same struct.
+#[derive(Clone, Default, clap::Args)]
 pub struct ServeOptions {
-    /// Port to listen on.
-    #[arg(long, default_value_t = 8080)]
-    pub port: u16,
-    /// Address to bind; `0.0.0.0` inside a container.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
     /// How `/jwt/...` signs access tokens. Default: eddsa, so /.well-known/jwks.json publishes
     /// the public key that verifies them; hs256 when --jwt-secret is given (an HS256 secret is
     /// never published, so the JWKS is then empty).
@@ -225,8 +222,6 @@ pub struct ServeOptions {
 impl std::fmt::Debug for ServeOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServeOptions")
-            .field("port", &self.port)
-            .field("host", &self.host)
             .field("jwt_alg", &self.jwt_alg)
             .field(
                 "jwt_secret",
@@ -288,11 +283,15 @@ pub async fn serve_state(settings: Settings, options: &ServeOptions) -> anyhow::
 }
 
 /// `serve`: builds the instance with [`serve_state`], binds `host:port` and runs until stopped.
-pub async fn serve(settings: Settings, options: ServeOptions) -> anyhow::Result<()> {
-    let state = serve_state(settings, &options).await?;
-    let (host, port) = (options.host.as_str(), options.port);
-    let listener =
-        TcpListener::bind((host, port)).with_context(|| format!("binding {host}:{port}"))?;
+pub async fn serve(
+    settings: Settings,
+    address: &ServeArgs,
+    options: &ServeOptions,
+) -> anyhow::Result<()> {
+    let state = serve_state(settings, options).await?;
+    let (host, port) = address.address();
+    let listener = TcpListener::bind((host.as_str(), port))
+        .with_context(|| format!("binding {host}:{port}"))?;
     tracing::info!(
         redis = state.redis.is_some(),
         jwt = ?state.config.jwt.algorithm,

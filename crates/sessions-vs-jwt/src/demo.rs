@@ -15,7 +15,7 @@ use support::demo::DemoArgs;
 use support::measure::{Plan, measure, measure_sync};
 use support::narrate::Narrator;
 use support::report::{Table, Unit};
-use support::{Service, Services, Settings};
+use support::{Service, Settings};
 
 use crate::app::{self, AppState, Parts, PasswordChange};
 use crate::clock::{Clock, ManualClock, SharedClock, SystemClock};
@@ -70,21 +70,16 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<suppor
         "Sessions vs JWT: where login state lives, what it costs, how fast it can be revoked",
         args,
     );
-    let services = Services::probe_only(settings, &[Service::Redis]).await;
-    n.services(
-        &services,
-        &[(
-            Service::Redis,
-            "the Redis-session and JWT-denylist rows are left out (tokens keep their refresh state in memory)",
-        )],
-    );
+    let services = n
+        .probe(
+            settings,
+            &[(
+                Service::Redis,
+                "the Redis-session and JWT-denylist rows are left out (tokens keep their refresh state in memory)",
+            )],
+        )
+        .await?;
     let redis_up = services.is_up(Service::Redis);
-    if settings.require_services && !redis_up {
-        anyhow::bail!(
-            "BF_REQUIRE_SERVICES=1 and Redis is unreachable at {}",
-            settings.redis_url
-        );
-    }
     let pool = redis_up
         .then(|| app::redis_pool(&settings.redis_url))
         .transpose()?;

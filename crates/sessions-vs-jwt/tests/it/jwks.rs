@@ -10,6 +10,7 @@ use sessions_vs_jwt::clock::{ManualClock, SharedClock};
 use sessions_vs_jwt::config::JwtAlgorithm;
 use sessions_vs_jwt::jwt::{AccessClaims, JWKS_PATH, JwksKeys, TokenRejection, Verifier};
 use support::Settings;
+use support::cli::Mode;
 
 use crate::common::{self, Instance, bearer_get, jwt_login};
 
@@ -157,12 +158,7 @@ async fn hs256_token_is_refused_by_the_eddsa_service() -> anyhow::Result<()> {
 
 /// `serve`'s flags with nothing given: what `cargo run -p sessions-vs-jwt -- serve` gets.
 fn serve_defaults() -> ServeOptions {
-    ServeOptions {
-        port: 0,
-        host: "127.0.0.1".to_owned(),
-        jwt_alg: None,
-        jwt_secret: None,
-    }
+    ServeOptions::default()
 }
 
 /// The instance `serve` builds, on a free port. Redis points at a port nothing listens on, so
@@ -233,7 +229,6 @@ fn serve_signs_with_eddsa_unless_given_a_shared_secret() -> anyhow::Result<()> {
     let with = |jwt_alg, jwt_secret| ServeOptions {
         jwt_alg,
         jwt_secret,
-        ..serve_defaults()
     };
 
     let default = with(None, None).jwt_algorithm()?;
@@ -245,5 +240,39 @@ fn serve_signs_with_eddsa_unless_given_a_shared_secret() -> anyhow::Result<()> {
     assert_eq!(with_secret, JwtAlgorithm::Hs256);
     assert_eq!(asked_hs256, JwtAlgorithm::Hs256);
     assert!(conflict.is_err_and(|e| e.to_string().contains(app::JWT_SECRET_VAR)));
+    Ok(())
+}
+
+/// The command line `main` parses: `--port`/`--host` are the shared `serve` flags, `--jwt-alg`
+/// and `--jwt-secret` this crate's own, and all of them reach `serve` as given.
+#[test]
+fn serve_takes_the_shared_address_flags_and_its_own_jwt_flags() -> anyhow::Result<()> {
+    let secret = "a test secret of thirty-two bytes";
+    let mode = support::cli::parse_from::<ServeOptions>(&[
+        "sessions-vs-jwt",
+        "serve",
+        "--port",
+        "9000",
+        "--jwt-alg",
+        "hs256",
+        "--jwt-secret",
+        secret,
+    ])?;
+    let no_flags = support::cli::parse_from::<ServeOptions>(&["sessions-vs-jwt", "serve"])?;
+
+    let Mode::Serve { serve, topic, .. } = mode else {
+        anyhow::bail!("`serve` parsed as {mode:?}")
+    };
+    assert_eq!((serve.host.as_str(), serve.port), ("127.0.0.1", 9000));
+    assert_eq!(topic.jwt_alg, Some(JwtAlgorithm::Hs256));
+    assert_eq!(topic.jwt_secret.as_deref(), Some(secret));
+    assert!(
+        !format!("{topic:?}").contains(secret),
+        "the secret must not reach a log line"
+    );
+    let Mode::Serve { topic, .. } = no_flags else {
+        anyhow::bail!("`serve` without flags is not serve")
+    };
+    assert_eq!(topic.jwt_algorithm()?, JwtAlgorithm::EdDsa);
     Ok(())
 }
