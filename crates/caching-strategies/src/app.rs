@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use support::db::Target;
 use support::{Service, Services};
 
 use crate::cache_aside::CacheAside;
@@ -51,18 +52,18 @@ pub const STRATEGIES: [&str; 6] = [
 ];
 
 /// PostgreSQL when it answers, the SQLite file otherwise (an error under `require_services`);
-/// tables created and seeded.
+/// tables created (the store's migrations) and seeded.
 pub async fn open_store(config: &Config, services: &Services) -> anyhow::Result<Store> {
-    let store = if services.is_up(Service::Postgres) {
-        Store::postgres(&config.settings.database_url, config.db_pool_size)?
+    let target = if services.is_up(Service::Postgres) {
+        Target::Postgres(config.settings.database_url.clone())
     } else {
         anyhow::ensure!(
             !config.settings.require_services,
             "PostgreSQL is unreachable and BF_REQUIRE_SERVICES=1"
         );
-        Store::sqlite(&config.sqlite_path.to_string_lossy(), config.db_pool_size)?
+        Target::Sqlite(config.sqlite_path.to_string_lossy().into_owned())
     };
-    store.migrate().await?;
+    let store = Store::open(&target, config.db_pool_size).await?;
     store.seed(config.seed).await?;
     Ok(store)
 }

@@ -3,6 +3,7 @@
 //! | module | what it holds |
 //! |---|---|
 //! | [`store`] | the truth: posts and likes in PostgreSQL or SQLite via diesel, with a query counter |
+//! | [`schema`] | diesel's view of the two tables the migrations create |
 //! | [`model`] | posts, top posts, the cache entry envelope (version, logical expiry, tombstones), keys |
 //! | [`strategy`] | the [`Strategy`] trait, TTL with jitter, what strategies share |
 //! | [`no_cache`] | the baseline: every call goes to the store |
@@ -36,6 +37,7 @@ pub mod moka_tier;
 pub mod no_cache;
 pub mod read_through;
 pub mod redis_tier;
+pub mod schema;
 pub mod store;
 pub mod strategy;
 pub mod tier;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::schema::caching_posts;
+use crate::schema::caching_posts;
 
 /// A blog post. `version` goes up by one on every update: it is the ETag, the race fix's
 /// comparison key, and how the demo tells a stale read from a fresh one.

@@ -11,7 +11,7 @@ use caching_strategies::store::{Seed, Store};
 use caching_strategies::strategy::{Deps, Ttl, Ttls};
 use caching_strategies::tier::Tier;
 use support::Service;
-use support::testkit::{TestDatabase, TestKeys, TestSqlite};
+use support::testkit::{TestBackend, TestKeys, every_backend};
 
 /// Small data: the claims are about counts and versions, not speed.
 pub const SEED: Seed = Seed {
@@ -21,54 +21,33 @@ pub const SEED: Seed = Seed {
 
 pub const POST_TTL: Duration = Duration::from_secs(60);
 
-/// Keeps the test's database alive; dropping it removes the database.
-#[allow(dead_code)]
-pub enum DbGuard {
-    Postgres(TestDatabase),
-    Sqlite(TestSqlite),
-}
-
-/// A seeded store of its own: PostgreSQL when reachable (required in CI), SQLite otherwise.
-pub async fn store(label: &str) -> anyhow::Result<(Store, DbGuard)> {
-    let settings = support::Settings::from_env()?;
-    // Under BF_REQUIRE_SERVICES, `require` fails the test when PostgreSQL is down; otherwise a
-    // missing PostgreSQL means SQLite, not a skip (the claims hold on both).
-    let postgres = if settings.require_services {
-        support::testkit::require(Service::Postgres).await
-    } else {
-        let up = support::services::probe(Service::Postgres, &settings.database_url).await;
-        (up == support::services::Status::Up).then(|| settings.database_url.clone())
-    };
-    let (store, guard) = match postgres {
-        Some(url) => {
-            let db = TestDatabase::create(&url, label)?;
-            (Store::postgres(&db.url, 4)?, DbGuard::Postgres(db))
-        }
-        None => {
-            let file = TestSqlite::new(label);
-            (Store::sqlite(&file.path, 4)?, DbGuard::Sqlite(file))
-        }
-    };
-    store.migrate().await?;
-    store.seed(SEED).await?;
-    Ok((store, guard))
+/// A seeded store of its own: PostgreSQL when reachable (required in CI), SQLite otherwise. The
+/// returned backend keeps the test's database alive; dropping it removes the database or file.
+pub async fn store(label: &str) -> anyhow::Result<(Store, TestBackend)> {
+    // `every_backend` creates the databases without blocking the runtime; PostgreSQL, when it is
+    // there, comes last. The SQLite file of a run that has PostgreSQL is never opened.
+    let backend = every_backend(label)
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no backend at all"))?;
+    let store = seeded(&backend).await?;
+    Ok((store, backend))
 }
 
 /// One seeded store per backend this machine has: SQLite always, PostgreSQL when reachable
 /// (required in CI). For claims that must hold on the embedded default *and* on the server.
-pub async fn every_store(label: &str) -> anyhow::Result<Vec<(Store, DbGuard)>> {
-    let file = TestSqlite::new(label);
-    let sqlite = Store::sqlite(&file.path, 4)?;
-    let mut stores = vec![(sqlite, DbGuard::Sqlite(file))];
-    if let Some(url) = support::testkit::require(Service::Postgres).await {
-        let db = TestDatabase::create(&url, label)?;
-        stores.push((Store::postgres(&db.url, 4)?, DbGuard::Postgres(db)));
-    }
-    for (store, _) in &stores {
-        store.migrate().await?;
-        store.seed(SEED).await?;
+pub async fn every_store(label: &str) -> anyhow::Result<Vec<(Store, TestBackend)>> {
+    let mut stores = Vec::new();
+    for backend in every_backend(label).await? {
+        stores.push((seeded(&backend).await?, backend));
     }
     Ok(stores)
+}
+
+async fn seeded(backend: &TestBackend) -> anyhow::Result<Store> {
+    let store = Store::open(&backend.target, 4).await?;
+    store.seed(SEED).await?;
+    Ok(store)
 }
 
 /// A Redis tier under the test's own key prefix, or `None` (skipped) when Redis is unreachable.

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS caching_likes;
+DROP TABLE IF EXISTS caching_posts;
