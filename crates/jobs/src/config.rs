@@ -6,11 +6,11 @@ use std::time::Duration;
 use support::Settings;
 
 use crate::backoff::Backoff;
-use crate::in_process::InProcess;
+use crate::backends::in_process::{self, InProcess};
+use crate::backends::rabbitmq::RabbitQueue;
+use crate::backends::redis_list::RedisList;
+use crate::backends::redis_stream::RedisStream;
 use crate::job::{Queue, QueueError};
-use crate::rabbitmq::RabbitQueue;
-use crate::redis_queue::RedisQueue;
-use crate::redis_stream::RedisStream;
 
 /// Prefix of every Redis key and RabbitMQ queue this crate creates outside tests.
 pub const QUEUE_PREFIX: &str = "jobs";
@@ -38,7 +38,7 @@ impl JobsConfig {
             backoff: Backoff::default(),
             visibility_timeout: Duration::from_secs(5),
             prefetch: 32,
-            in_process_capacity: crate::in_process::DEFAULT_CAPACITY,
+            in_process_capacity: in_process::DEFAULT_CAPACITY,
         }
     }
 }
@@ -80,7 +80,7 @@ impl BackendKind {
                 Arc::new(InProcess::with_capacity(config.in_process_capacity))
             }
             BackendKind::Redis => Arc::new(
-                RedisQueue::connect(&config.settings.redis_url, name, config.visibility_timeout)
+                RedisList::connect(&config.settings.redis_url, name, config.visibility_timeout)
                     .await?,
             ),
             BackendKind::RedisStream => Arc::new(

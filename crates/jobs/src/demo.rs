@@ -23,10 +23,10 @@ use crate::bare::{self, AckMode};
 use crate::config::{BackendKind, JobsConfig, QUEUE_PREFIX};
 use crate::job::{Job, Queue, Task};
 use crate::mail::{BOUNCE_MARKER, MailSink};
-use crate::redis_stream::{RedisStream, WORKER_GROUP};
+use crate::backends::redis_stream::{RedisStream, WORKER_GROUP};
 use crate::runner::JobRunner;
 use crate::status::Status;
-use crate::synchronous::Synchronous;
+use crate::backends::synchronous::Synchronous;
 use crate::worker::{Crash, CrashPoint, WorkerOptions, WorkerPool};
 use crate::{AppState, run};
 

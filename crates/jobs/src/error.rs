@@ -1,11 +1,18 @@
 //! Every way a request can fail, and the one place each becomes a status code.
+//!
+//! `problem()` is a pure lookup from variant to problem+json body (exhaustive, no catch-all, so a
+//! new variant cannot slip through as a 500 unnoticed); `error_response` adds the one log line
+//! for the variants whose cause the client is not shown.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use support::Problem;
 
-/// Seconds a client is told to wait when the queue is full (`Retry-After`).
-const QUEUE_FULL_RETRY_AFTER: &str = "1";
+use crate::job::{JobError, QueueError};
+
+/// Seconds a client is told to wait before retrying a job the queue did not take
+/// (`Retry-After`): long enough for a worker to free a slot or a broker to come back.
+pub const RETRY_AFTER_SECONDS: &str = "1";
 
 /// A request the jobs service will not (or cannot) fulfil.
 #[derive(Debug, thiserror::Error)]
@@ -30,17 +37,29 @@ pub enum ApiError {
     DeadLetterNotFound,
     /// 502 Bad Gateway: the synchronous backend ran the job in the request and it failed.
     #[error("the job failed while the request waited: {0}")]
-    JobFailed(String),
+    JobFailed(#[source] JobError),
     /// 503 Service Unavailable with `Retry-After`: the bounded queue is full (backpressure);
     /// nothing was recorded.
     #[error("the job queue is full")]
     QueueFull,
-    /// 503 Service Unavailable: the queue did not take the job; nothing was recorded.
+    /// 503 Service Unavailable with `Retry-After`: the queue did not take the job (the broker is
+    /// unreachable, refused it, or is shutting down); nothing was recorded.
     #[error("queue unavailable: {0}")]
-    QueueUnavailable(String),
+    QueueUnavailable(#[source] QueueError),
     /// 500 Internal Server Error: anything we did not expect. Logged, never shown.
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
+}
+
+impl From<QueueError> for ApiError {
+    /// How a failed enqueue, listing or replay reads to a client.
+    fn from(error: QueueError) -> Self {
+        match error {
+            QueueError::JobFailed(why) => ApiError::JobFailed(why),
+            QueueError::Full => ApiError::QueueFull,
+            other => ApiError::QueueUnavailable(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -61,10 +80,10 @@ impl ApiError {
                 .with_detail("The mail service failed while you waited; nothing will retry it."),
             ApiError::QueueFull => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_detail("Too many jobs are waiting; nothing was saved. Retry later.")
-                .with_header(header::RETRY_AFTER.as_str(), QUEUE_FULL_RETRY_AFTER),
+                .with_header(header::RETRY_AFTER.as_str(), RETRY_AFTER_SECONDS),
             ApiError::QueueUnavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_detail("The job queue is unavailable; nothing was saved. Retry later.")
-                .with_header(header::RETRY_AFTER.as_str(), "1"),
+                .with_header(header::RETRY_AFTER.as_str(), RETRY_AFTER_SECONDS),
             ApiError::Unexpected(_) => Problem::internal(),
         }
     }
@@ -76,15 +95,24 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        // Causes may name hosts or internals: they go to the log, never the client.
         match self {
-            // Causes may name hosts or internals: they go to the log, never the client.
             ApiError::Unexpected(cause) => {
                 tracing::error!(error = %format_args!("{cause:#}"), "request failed unexpectedly");
             }
-            ApiError::QueueUnavailable(cause) | ApiError::JobFailed(cause) => {
+            ApiError::QueueUnavailable(cause) => {
                 tracing::warn!(error = %cause, "job not accepted");
             }
-            _ => {}
+            ApiError::JobFailed(cause) => {
+                tracing::warn!(error = %cause, "job failed in the request");
+            }
+            // The client's own mistakes and expected refusals: the status says it all.
+            ApiError::Body(_)
+            | ApiError::Invalid { .. }
+            | ApiError::EmailTaken
+            | ApiError::JobNotFound
+            | ApiError::DeadLetterNotFound
+            | ApiError::QueueFull => {}
         }
         self.problem().to_response()
     }

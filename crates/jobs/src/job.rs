@@ -6,7 +6,8 @@
 //!
 //! The [`Queue`] trait is deliberately small: enqueue, consume, and the three ways a delivery can
 //! end (ack, retry later, dead-letter). Each backend file implements it, so `synchronous.rs`,
-//! `in_process.rs`, `redis_queue.rs`, `redis_stream.rs` and `rabbitmq.rs` can be read side by side.
+//! `in_process.rs`, `redis_list.rs`, `redis_stream.rs` and `rabbitmq.rs` (all in `backends/`) can be
+//! read side by side.
 
 use std::any::Any;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -159,27 +160,63 @@ impl DeadLetter {
     }
 }
 
-/// A queue operation failed (the broker is unreachable, a command was refused).
+/// Why one attempt of a job failed: the job's own failure kinds. Every variant is retried; after
+/// the last attempt the job is dead-lettered with this as its reason.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// The mail service answered, with a status that is not a success (a bounce, an outage).
+    #[error("mail service answered {0}")]
+    MailRefused(u16),
+    /// The mail service could not be reached, or did not answer in time.
+    #[error("mail service unreachable: {0}")]
+    MailUnreachable(#[source] reqwest::Error),
+    /// The image could not be decoded, resized or encoded.
+    #[error("thumbnail failed: {0}")]
+    Image(#[from] image::ImageError),
+    /// The blocking thread that ran the resize panicked or was cancelled.
+    #[error("thumbnail thread failed: {0}")]
+    WorkerThread(#[from] tokio::task::JoinError),
+}
+
+/// A queue operation failed: what failed, typed, so callers can answer each case on purpose.
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
+    /// Redis is unreachable or refused a command.
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
+    /// No Redis connection could be had from the pool (Redis is unreachable, or the pool is
+    /// exhausted for longer than its timeout).
     #[error("redis pool: {0}")]
     Pool(#[from] deadpool_redis::PoolError),
+    /// The Redis URL could not be turned into a pool.
+    #[error("redis pool configuration: {0}")]
+    PoolConfig(#[from] deadpool_redis::CreatePoolError),
+    /// RabbitMQ is unreachable, or the channel or connection failed.
     #[error("rabbitmq: {0}")]
     Amqp(#[from] lapin::Error),
     #[error("the broker refused the message (publisher confirm was a nack)")]
     Nacked,
+    /// The queue stopped accepting jobs (graceful shutdown), or its consumer stream ended.
     #[error("the queue is closed")]
     Closed,
     /// The bounded in-process queue is at capacity: backpressure, the caller should retry later.
     #[error("the queue is full")]
     Full,
+    /// A record could not be written as JSON (a dead-letter entry).
+    #[error("encoding a queue record: {0}")]
+    Encode(#[source] serde_json::Error),
+    /// A stored payload or record could not be read back (a dead letter being replayed).
+    #[error("decoding a stored payload: {0}")]
+    Decode(#[source] serde_json::Error),
+    /// A delivery was settled on a backend other than the one that handed it out.
+    #[error("a delivery from another backend")]
+    ForeignDelivery,
+    /// The backend has no queue to put raw bytes on (the synchronous baseline).
+    #[error("the {0} backend has no queue")]
+    NoQueue(&'static str),
     /// The synchronous backend ran the job in the caller and it failed.
     #[error("the job failed: {0}")]
-    JobFailed(String),
-    #[error("{0}")]
-    Other(String),
+    JobFailed(#[from] JobError),
 }
 
 /// The contract every backend implements. A worker calls `consume`, runs the job, then settles

@@ -16,8 +16,9 @@ use serde_json::json;
 use support::routing::endpoint;
 use uuid::Uuid;
 
+use crate::backends::synchronous;
 use crate::error::ApiError;
-use crate::job::{Job, Queue, QueueError, Task};
+use crate::job::{Job, Queue, Task};
 use crate::runner::JobRunner;
 use crate::status::Status;
 
@@ -130,18 +131,14 @@ async fn thumbnail(
 
 async fn submit(state: &AppState, job: &Job) -> Result<(), ApiError> {
     state.runner.statuses.queued(job.id, job.task.kind());
-    state.queue.enqueue(job).await.map_err(|error| match error {
-        QueueError::JobFailed(why) => ApiError::JobFailed(why),
-        QueueError::Full => ApiError::QueueFull,
-        other => ApiError::QueueUnavailable(other.to_string()),
-    })
+    Ok(state.queue.enqueue(job).await?)
 }
 
 fn accepted(state: &AppState, job: &Job) -> HttpResponse {
     let location = format!("/jobs/{}", job.id);
     let status = state.runner.statuses.get(job.id).map(|r| r.status);
     let body = json!({ "job_id": job.id, "status": status, "status_url": location });
-    if state.queue.name() == "synchronous" {
+    if state.queue.name() == synchronous::NAME {
         HttpResponse::Created().json(body)
     } else {
         HttpResponse::Accepted()
@@ -163,11 +160,7 @@ async fn job_status(
 }
 
 async fn dead_letters(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let entries = state
-        .queue
-        .dead_letters()
-        .await
-        .map_err(|e| ApiError::QueueUnavailable(e.to_string()))?;
+    let entries = state.queue.dead_letters().await?;
     Ok(HttpResponse::Ok().json(entries))
 }
 
@@ -192,7 +185,7 @@ async fn replay(state: web::Data<AppState>, id: web::Path<Uuid>) -> Result<HttpR
             before.last_error.as_deref().unwrap_or(""),
         );
         return Err(match found {
-            Err(e) => ApiError::QueueUnavailable(e.to_string()),
+            Err(e) => ApiError::from(e),
             Ok(_) => ApiError::DeadLetterNotFound,
         });
     }

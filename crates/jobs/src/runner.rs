@@ -18,21 +18,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::job::{Job, Task};
+use crate::job::{Job, JobError, Task};
 use crate::mail::Message;
 use crate::status::Statuses;
 use crate::thumbnail;
-
-/// Why an attempt failed. Every variant is retried; after the last attempt the job is dead.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    #[error("mail service answered {0}")]
-    MailRefused(u16),
-    #[error("mail service unreachable: {0}")]
-    MailUnreachable(String),
-    #[error("thumbnail failed: {0}")]
-    Thumbnail(String),
-}
 
 /// Whether the side effect ran this time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +96,7 @@ impl JobRunner {
                     let png = thumbnail::sample_png(w, h)?;
                     thumbnail::make_thumbnail(&png, side)
                 })
-                .await
-                .map_err(|e| JobError::Thumbnail(e.to_string()))?
-                .map_err(|e| JobError::Thumbnail(e.to_string()))?;
+                .await??;
             }
             Task::Noop => {}
         }
@@ -132,7 +119,7 @@ impl JobRunner {
             .json(&message)
             .send()
             .await
-            .map_err(|e| JobError::MailUnreachable(e.to_string()))?;
+            .map_err(JobError::MailUnreachable)?;
         if response.status().is_success() {
             Ok(())
         } else {

@@ -159,8 +159,7 @@ impl Queue for InProcess {
             };
             dead.remove(index)
         };
-        let job =
-            Job::decode(entry.payload.as_bytes()).map_err(|e| QueueError::Other(e.to_string()))?;
+        let job = Job::decode(entry.payload.as_bytes()).map_err(QueueError::Decode)?;
         self.push(job.replayed().encode(), Duration::ZERO)?;
         Ok(true)
     }

@@ -224,7 +224,7 @@ fn acker(delivery: &Delivery) -> Result<&Acker, QueueError> {
     delivery
         .receipt
         .downcast_ref::<Acker>()
-        .ok_or_else(|| QueueError::Other("a delivery from another backend".to_owned()))
+        .ok_or(QueueError::ForeignDelivery)
 }
 
 #[async_trait::async_trait]

@@ -8,7 +8,7 @@
 //! <prefix>:dead      HASH    job id → {reason, payload}: the dead-letter queue
 //! ```
 //!
-//! The difference from `redis_queue.rs` is the shape of the storage. A list is a *queue*: taking
+//! The difference from `redis_list.rs` is the shape of the storage. A list is a *queue*: taking
 //! a job removes it, and once acked it is gone. A stream is a *log*: `XADD` appends an entry with
 //! an ever-growing id, and reading never removes anything. What a consumer group keeps is an
 //! **offset** (its `last-delivered-id`) plus a **pending entries list** (PEL): ids delivered to a
@@ -34,9 +34,8 @@
 //! stay listed in the group (production runs `XGROUP DELCONSUMER` for consumers with an empty
 //! PEL); delayed jobs use a sorted set beside the stream because streams have no delivery time.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use deadpool_redis::{Config, Pool, Runtime};
 use redis::AsyncCommands;
 use redis::streams::{
     StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamInfoGroupsReply,
@@ -44,43 +43,25 @@ use redis::streams::{
 };
 use uuid::Uuid;
 
-use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError, millis, now_ms};
-use crate::redis_dead_letters;
+use super::redis_common::{self, Common, Every, Shape};
+use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError, millis};
 
 /// The consumer group the workers share.
 pub const WORKER_GROUP: &str = "workers";
 /// The field of a stream entry that holds the job's JSON.
 const FIELD: &str = "job";
-/// How long a worker blocks in `XREADGROUP` before looking at timers again.
-const BLOCK: Duration = Duration::from_millis(100);
-/// Most delayed jobs promoted per call.
-const PROMOTE_BATCH: u32 = 100;
-/// Most connections in the pool: every worker blocks on one in `XREADGROUP`.
-const POOL_SIZE: usize = 64;
 /// Entries read per round trip when replaying the log.
 const REPLAY_BATCH: usize = 500;
 
-/// Shortest block, so a worker never spins on Redis.
-const MIN_BLOCK: Duration = Duration::from_millis(2);
+/// A due job becomes ready by being appended to the log (`*`: Redis picks the next entry id).
+fn push_line() -> String {
+    format!("redis.call('XADD', KEYS[2], '*', '{FIELD}', job)")
+}
 
-/// Appends due jobs from `delayed` to the stream in one step; returns the run-at time of the next
-/// delayed job still waiting (-1 when none), so the worker blocks no longer than that.
-const PROMOTE: &str = r"
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, job in ipairs(due) do
-  redis.call('ZREM', KEYS[1], job)
-  redis.call('XADD', KEYS[2], '*', ARGV[3], job)
-end
-local next = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-if #next == 0 then return -1 end
-return tonumber(next[2])
-";
-
+/// The key only the stream uses (the delayed set and dead letters are in [`Common`]).
 #[derive(Debug, Clone)]
 struct Keys {
     log: String,
-    delayed: String,
-    dead: String,
 }
 
 /// A consumer group's position in the log, as `XINFO GROUPS` reports it.
@@ -96,12 +77,13 @@ pub struct GroupOffset {
 
 /// A job queue on a Redis Stream and a consumer group.
 pub struct RedisStream {
-    pool: Pool,
+    common: Common,
     keys: Keys,
     /// This instance's consumer name in the group (one per process, as a worker host would have).
     consumer: String,
     visibility: Duration,
-    last_claim: std::sync::Mutex<Instant>,
+    /// `XAUTOCLAIM` runs every half visibility timeout, and on the first consume.
+    claimer: Every,
     promote: redis::Script,
 }
 
@@ -121,27 +103,16 @@ impl RedisStream {
         prefix: &str,
         visibility: Duration,
     ) -> Result<Self, QueueError> {
-        let mut config = Config::from_url(url);
-        config.pool = Some(deadpool_redis::PoolConfig::new(POOL_SIZE));
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| QueueError::Other(e.to_string()))?;
         let queue = Self {
-            pool,
+            common: Common::connect(url, prefix).await?,
             keys: Keys {
                 log: format!("{prefix}:log"),
-                delayed: format!("{prefix}:delayed"),
-                dead: format!("{prefix}:dead"),
             },
             consumer: format!("consumer-{}", Uuid::new_v4().simple()),
             visibility,
             // Claim on the first consume: a restarted process picks up its predecessor's jobs.
-            last_claim: std::sync::Mutex::new(
-                Instant::now()
-                    .checked_sub(visibility)
-                    .unwrap_or_else(Instant::now),
-            ),
-            promote: redis::Script::new(PROMOTE),
+            claimer: Every::new(visibility / 2, true),
+            promote: redis_common::promote_script(&push_line()),
         };
         // The workers' group starts at offset 0, so jobs added before it existed are not skipped.
         queue.create_group(WORKER_GROUP, "0").await?;
@@ -151,7 +122,7 @@ impl RedisStream {
     /// Creates consumer group `group` at offset `from` (`0`: the start of the log, `$`: its end).
     /// `false` when the group already exists (its offset is left alone).
     pub async fn create_group(&self, group: &str, from: &str) -> Result<bool, QueueError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         let created: Result<(), redis::RedisError> = conn
             .xgroup_create_mkstream(&self.keys.log, group, from)
             .await;
@@ -164,7 +135,7 @@ impl RedisStream {
 
     /// Where `group` is in the log.
     pub async fn offset(&self, group: &str) -> Result<Option<GroupOffset>, QueueError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         let info: StreamInfoGroupsReply = conn.xinfo_groups(&self.keys.log).await?;
         Ok(info
             .groups
@@ -179,7 +150,7 @@ impl RedisStream {
 
     /// Entries in the log, consumed or not.
     pub async fn log_len(&self) -> Result<u64, QueueError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         Ok(conn.xlen(&self.keys.log).await?)
     }
 
@@ -188,7 +159,7 @@ impl RedisStream {
     /// downstream service (search indexer, analytics) does on its first start against Kafka.
     pub async fn replay_group(&self, group: &str) -> Result<Vec<Vec<u8>>, QueueError> {
         self.create_group(group, "0").await?;
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         let options = StreamReadOptions::default()
             .group(group, "replayer")
             .count(REPLAY_BATCH);
@@ -213,7 +184,7 @@ impl RedisStream {
 
     /// The log from entry id `from` on (`-` for the start), without any group: Kafka's "seek".
     pub async fn range_from(&self, from: &str) -> Result<Vec<Vec<u8>>, QueueError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         let reply: StreamRangeReply = conn.xrange(&self.keys.log, from, "+").await?;
         Ok(reply
             .ids
@@ -225,7 +196,7 @@ impl RedisStream {
     /// Takes over one entry another consumer left unacked longer than the visibility timeout.
     /// Workers call this every half timeout; tests may call it directly.
     pub async fn reclaim_one(&self) -> Result<Option<Delivery>, QueueError> {
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         let reply: StreamAutoClaimReply = conn
             .xautoclaim_options(
                 &self.keys.log,
@@ -238,39 +209,6 @@ impl RedisStream {
             .await?;
         Ok(reply.claimed.into_iter().next().map(delivery))
     }
-
-    fn claim_due(&self) -> bool {
-        let mut last = self
-            .last_claim
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if last.elapsed() >= self.visibility / 2 {
-            *last = Instant::now();
-            true
-        } else {
-            false
-        }
-    }
-
-    /// Acks a delivery and runs `then` in the same transaction.
-    async fn settle(
-        &self,
-        delivery: &Delivery,
-        then: impl FnOnce(&mut redis::Pipeline),
-    ) -> Result<(), QueueError> {
-        let id = delivery
-            .receipt
-            .downcast_ref::<String>()
-            .ok_or_else(|| QueueError::Other("a delivery from another backend".to_owned()))?;
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .xack(&self.keys.log, WORKER_GROUP, &[id])
-            .ignore();
-        then(&mut pipe);
-        let mut conn = self.pool.get().await?;
-        let () = pipe.query_async(&mut conn).await?;
-        Ok(())
-    }
 }
 
 /// A stream entry as a delivery: the payload, and the entry id as the receipt for `XACK`.
@@ -281,6 +219,23 @@ fn delivery(entry: StreamId) -> Delivery {
     }
 }
 
+impl Shape for RedisStream {
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
+    fn push(&self, pipe: &mut redis::Pipeline, payload: &[u8]) {
+        pipe.xadd(&self.keys.log, "*", &[(FIELD, payload)]).ignore();
+    }
+
+    fn settle(&self, pipe: &mut redis::Pipeline, delivery: &Delivery) -> Result<(), QueueError> {
+        // XACK only: the entry stays in the log, which is what makes replay possible.
+        let id = redis_common::receipt::<String>(delivery)?;
+        pipe.xack(&self.keys.log, WORKER_GROUP, &[id]).ignore();
+        Ok(())
+    }
+}
+
 #[async_trait::async_trait]
 impl Queue for RedisStream {
     fn name(&self) -> &'static str {
@@ -288,47 +243,22 @@ impl Queue for RedisStream {
     }
 
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        let mut conn = self.pool.get().await?;
-        if job.run_at_ms > now_ms() {
-            let () = conn
-                .zadd(&self.keys.delayed, job.encode(), job.run_at_ms)
-                .await?;
-        } else {
-            let _: Option<String> = conn
-                .xadd(&self.keys.log, "*", &[(FIELD, job.encode())])
-                .await?;
-        }
-        Ok(())
+        redis_common::enqueue(self, job).await
     }
 
     async fn enqueue_raw(&self, payload: Vec<u8>) -> Result<(), QueueError> {
-        let mut conn = self.pool.get().await?;
-        let _: Option<String> = conn.xadd(&self.keys.log, "*", &[(FIELD, payload)]).await?;
-        Ok(())
+        redis_common::enqueue_raw(self, &payload).await
     }
 
     async fn consume(&self) -> Result<Option<Delivery>, QueueError> {
-        let next_due: i64 = {
-            let mut conn = self.pool.get().await?;
-            self.promote
-                .key(&self.keys.delayed)
-                .key(&self.keys.log)
-                .arg(now_ms())
-                .arg(PROMOTE_BATCH)
-                .arg(FIELD)
-                .invoke_async(&mut conn)
-                .await?
-        };
+        let block = self.common.promote(&self.promote, &self.keys.log).await?;
         // Stalled entries first: they have waited longest.
-        if self.claim_due()
+        if self.claimer.due()
             && let Some(reclaimed) = self.reclaim_one().await?
         {
             return Ok(Some(reclaimed));
         }
-        let block = u64::try_from(next_due).map_or(BLOCK, |due| {
-            Duration::from_millis(due.saturating_sub(now_ms())).clamp(MIN_BLOCK, BLOCK)
-        });
-        let mut conn = self.pool.get().await?;
+        let mut conn = self.common.conn().await?;
         // `>`: entries never delivered to this group. Delivery and the PEL record are one command.
         let options = StreamReadOptions::default()
             .group(WORKER_GROUP, &self.consumer)
@@ -346,8 +276,7 @@ impl Queue for RedisStream {
     }
 
     async fn ack(&self, delivery: Delivery) -> Result<(), QueueError> {
-        // XACK only: the entry stays in the log, which is what makes replay possible.
-        self.settle(&delivery, |_| {}).await
+        redis_common::ack(self, &delivery).await
     }
 
     async fn retry(
@@ -356,48 +285,25 @@ impl Queue for RedisStream {
         next: &Job,
         _delay: Duration,
     ) -> Result<(), QueueError> {
-        let (key, payload, due) = (self.keys.delayed.clone(), next.encode(), next.run_at_ms);
-        self.settle(&delivery, |pipe| {
-            pipe.zadd(key, payload, due).ignore();
-        })
-        .await
+        redis_common::retry(self, &delivery, next).await
     }
 
     async fn dead_letter(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
-        let (field, value) = redis_dead_letters::entry(&delivery.payload, reason)?;
-        let key = self.keys.dead.clone();
-        self.settle(&delivery, |pipe| {
-            pipe.hset(key, field, value).ignore();
-        })
-        .await
+        redis_common::dead_letter(self, &delivery, reason).await
     }
 
     async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
-        redis_dead_letters::list(&self.pool, &self.keys.dead).await
+        redis_common::dead_letters(self).await
     }
 
     async fn replay(&self, id: Uuid) -> Result<bool, QueueError> {
-        let Some(job) = redis_dead_letters::job_to_replay(&self.pool, &self.keys.dead, id).await?
-        else {
-            return Ok(false);
-        };
-        let mut conn = self.pool.get().await?;
-        let () = redis::pipe()
-            .atomic()
-            .hdel(&self.keys.dead, id.to_string())
-            .ignore()
-            .xadd(&self.keys.log, "*", &[(FIELD, job.encode())])
-            .ignore()
-            .query_async(&mut conn)
-            .await?;
-        Ok(true)
+        redis_common::replay(self, id).await
     }
 
     async fn pending(&self) -> Result<u64, QueueError> {
         // Not the log's length (it keeps everything): the group's unread lag plus its PEL.
         let group = self.offset(WORKER_GROUP).await?;
-        let mut conn = self.pool.get().await?;
-        let delayed: u64 = conn.zcard(&self.keys.delayed).await?;
+        let delayed = self.common.delayed_len().await?;
         Ok(group.map_or(0, |g| (g.pending + g.lag) as u64) + delayed)
     }
 
@@ -406,9 +312,9 @@ impl Queue for RedisStream {
     }
 
     async fn delete(&self) -> Result<(), QueueError> {
-        let mut conn = self.pool.get().await?;
-        let k = &self.keys;
-        let () = conn.del(&[&k.log, &k.delayed, &k.dead]).await?;
+        let mut conn = self.common.conn().await?;
+        let c = &self.common;
+        let () = conn.del(&[&self.keys.log, &c.delayed, &c.dead]).await?;
         Ok(())
     }
 }

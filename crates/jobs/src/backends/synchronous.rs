@@ -12,6 +12,9 @@ use uuid::Uuid;
 use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError};
 use crate::runner::JobRunner;
 
+/// The backend's name in tables and the one the HTTP layer checks to answer 201, not 202.
+pub const NAME: &str = "synchronous";
+
 /// Runs every job inline in `enqueue`.
 #[derive(Debug)]
 pub struct Synchronous {
@@ -27,7 +30,7 @@ impl Synchronous {
 #[async_trait::async_trait]
 impl Queue for Synchronous {
     fn name(&self) -> &'static str {
-        "synchronous"
+        NAME
     }
 
     async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
@@ -41,15 +44,13 @@ impl Queue for Synchronous {
             Err(error) => {
                 // No queue, so no retry and no dead letter: the failure goes back to the caller.
                 self.runner.statuses.dead(job.id, kind, &error.to_string());
-                Err(QueueError::JobFailed(error.to_string()))
+                Err(QueueError::JobFailed(error))
             }
         }
     }
 
     async fn enqueue_raw(&self, _payload: Vec<u8>) -> Result<(), QueueError> {
-        Err(QueueError::Other(
-            "the synchronous backend has no queue".to_owned(),
-        ))
+        Err(QueueError::NoQueue(self.name()))
     }
 
     async fn consume(&self) -> Result<Option<Delivery>, QueueError> {

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use actix_web::web;
-use jobs::in_process::InProcess;
+use jobs::backends::in_process::InProcess;
 use jobs::status::Status;
-use jobs::synchronous::Synchronous;
+use jobs::backends::synchronous::Synchronous;
 use jobs::worker::{WorkerOptions, WorkerPool};
 use jobs::{AppState, BackendKind, Queue, run};
 use serde_json::{Value, json};

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use jobs::BackendKind;
 use jobs::job::{Job, Task};
-use jobs::redis_stream::{RedisStream, WORKER_GROUP};
+use jobs::backends::redis_stream::{RedisStream, WORKER_GROUP};
 use jobs::status::Status;
 
 use crate::{Harness, finished};
