@@ -2,27 +2,11 @@
 
 use support::Settings;
 
+use crate::page::Limits;
+
 /// Optional `PAGINATION_CURSOR_KEY`: the HMAC key for cursors. Unset, each process draws a random
 /// key, so cursors do not survive a restart; production sets one shared by every instance.
 pub const CURSOR_KEY_VAR: &str = "PAGINATION_CURSOR_KEY";
-
-/// The documented bounds of `limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// Used when the client gives none.
-    pub default_limit: u32,
-    /// Larger values are refused with 400 (not clamped).
-    pub max_limit: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            default_limit: 20,
-            max_limit: 100,
-        }
-    }
-}
 
 /// Everything this crate is configured with.
 #[derive(Debug, Clone)]

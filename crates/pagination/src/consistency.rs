@@ -11,8 +11,8 @@ use anyhow::Context as _;
 use chrono::Utc;
 
 use crate::db::Db;
-use crate::http::Page;
 use crate::links::{self, REL_NEXT};
+use crate::page::Page;
 use crate::post::{self, NewPost};
 
 /// Everything a walk saw, in order.

@@ -26,12 +26,15 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Db};
 use crate::error::Error;
-use crate::http::{self, AppState, Page};
 use crate::links::{REL_FIRST, REL_NEXT, REL_PREV};
+use crate::page::{self, Limits, Page};
 use crate::post::{self, Post};
 use crate::schema::pagination_posts::dsl as p;
+
+/// Where this scheme is mounted (the server mounts it; the handler builds its links with it).
+pub const PATH: &str = "/cursor/posts";
 
 /// The only cursor format this server reads and writes.
 pub const VERSION: u8 = 1;
@@ -198,11 +201,13 @@ pub struct CursorQuery {
 /// `GET /cursor/posts`
 pub async fn list(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    codec: web::Data<CursorCodec>,
+    limits: web::Data<Limits>,
     query: web::Query<CursorQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    let limit = state.limits.check(query.limit)?;
+    let limit = limits.check(query.limit)?;
     let from = match (&query.after, &query.before) {
         (Some(_), Some(_)) => {
             return Err(Error::parameter(
@@ -210,13 +215,12 @@ pub async fn list(
                 "give `after` or `before`, not both",
             ));
         }
-        (Some(c), None) => Some((Direction::After, state.codec.decode(c)?)),
-        (None, Some(c)) => Some((Direction::Before, state.codec.decode(c)?)),
+        (Some(c), None) => Some((Direction::After, codec.decode(c)?)),
+        (None, Some(c)) => Some((Direction::Before, codec.decode(c)?)),
         (None, None) => None,
     };
     let want_total = query.count;
-    let (rows, more, total) = state
-        .db
+    let (rows, more, total) = db
         .interact(move |conn| {
             let (rows, more) = fetch(conn, from, limit)?;
             let total = if want_total {
@@ -228,7 +232,7 @@ pub async fn list(
         })
         .await?;
 
-    let base = http::base_url(&req, http::CURSOR_PATH);
+    let base = page::base_url(&req, PATH);
     let first = format!("{base}?limit={limit}");
     // Walking forward (or from the top), `more` is about the next page; walking backward it is
     // about the previous one, and a next page exists: the cursor's own row is in it.
@@ -239,16 +243,16 @@ pub async fn list(
     };
     let mut links = vec![(REL_FIRST, first)];
     if has_prev && let Some(top) = rows.first() {
-        let cursor = state.codec.encode(top.into());
+        let cursor = codec.encode(top.into());
         links.push((REL_PREV, format!("{base}?limit={limit}&before={cursor}")));
     }
     let mut next_cursor = None;
     if has_more && let Some(bottom) = rows.last() {
-        let cursor = state.codec.encode(bottom.into());
+        let cursor = codec.encode(bottom.into());
         links.push((REL_NEXT, format!("{base}?limit={limit}&after={cursor}")));
         next_cursor = Some(cursor);
     }
-    Ok(http::respond(
+    Ok(page::respond(
         Page {
             items: rows,
             has_more,

@@ -1,29 +1,22 @@
-//! The server: shared state, the page envelope, and the routes both schemes mount under.
+//! The server: the shared state, and the routes that mount both schemes side by side.
 
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use serde::{Deserialize, Serialize};
+use actix_web::{App, HttpServer, web};
 use support::routing::endpoint;
 
-use crate::config::Limits;
 use crate::cursor::{self, CursorCodec};
 use crate::db::Db;
-use crate::error::Error;
-use crate::links;
 use crate::offset;
-use crate::post::Post;
+use crate::page::Limits;
 
 /// Where the offset scheme is mounted.
-pub const OFFSET_PATH: &str = "/offset/posts";
+pub const OFFSET_PATH: &str = offset::PATH;
 /// Where the cursor scheme is mounted.
-pub const CURSOR_PATH: &str = "/cursor/posts";
-/// RFC 8288's header.
-pub const LINK: HeaderName = HeaderName::from_static("link");
+pub const CURSOR_PATH: &str = cursor::PATH;
 
-/// What every handler needs.
+/// What the handlers need, built once by the caller (main, demo, tests).
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
@@ -31,56 +24,14 @@ pub struct AppState {
     pub limits: Limits,
 }
 
-/// One page, the same envelope for both schemes so a client can diff them.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Page {
-    pub items: Vec<Post>,
-    /// Whether a `next` page exists.
-    pub has_more: bool,
-    /// Rows in the whole table, only with `count=true`: a full scan on most databases.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
-    /// The cursor scheme's position for the next page (also inside the `next` link).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_cursor: Option<String>,
-}
-
-impl Limits {
-    /// Checks `limit` against the documented bounds: absent → default; 0 or above max → 400.
-    /// (Refusing instead of clamping: a client asking for 10,000 rows learns the rule at once
-    /// instead of silently getting 100 and miscounting.)
-    pub fn check(&self, limit: Option<u32>) -> Result<u32, Error> {
-        match limit {
-            None => Ok(self.default_limit),
-            Some(n) if (1..=self.max_limit).contains(&n) => Ok(n),
-            Some(n) => Err(Error::parameter(
-                "limit",
-                format!("must be between 1 and {}, got {n}", self.max_limit),
-            )),
-        }
-    }
-}
-
-/// The absolute URL of `path` on this server, as the client addressed it.
-/// (Built from the Host header; production behind a proxy would configure its public origin.)
-pub fn base_url(req: &HttpRequest, path: &str) -> String {
-    let info = req.connection_info();
-    format!("{}://{}{path}", info.scheme(), info.host())
-}
-
-/// A 200 with the page as JSON and its `Link` header.
-pub fn respond(page: Page, links: &[(&str, String)]) -> HttpResponse {
-    let mut res = HttpResponse::Ok();
-    if let Ok(value) = HeaderValue::try_from(links::header_value(links)) {
-        res.insert_header((LINK, value));
-    }
-    res.json(page)
-}
-
 /// Mounts both schemes side by side.
 pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
     move |cfg| {
-        cfg.app_data(web::Data::new(state))
+        // Registered piece by piece, not as one struct, so each handler extracts only what its
+        // scheme uses (offset needs no cursor codec) and neither scheme depends on this module.
+        cfg.app_data(web::Data::new(state.db))
+            .app_data(web::Data::new(state.codec))
+            .app_data(web::Data::new(state.limits))
             .app_data(support::problem::query_config())
             .service(endpoint(OFFSET_PATH).get(offset::list))
             .service(endpoint(CURSOR_PATH).get(cursor::list));

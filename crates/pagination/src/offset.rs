@@ -16,12 +16,15 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Db};
 use crate::error::Error;
-use crate::http::{self, AppState, Page};
 use crate::links::{REL_FIRST, REL_NEXT, REL_PREV};
+use crate::page::{self, Limits, Page};
 use crate::post::{self, Post};
 use crate::schema::pagination_posts::dsl as p;
+
+/// Where this scheme is mounted (the server mounts it; the handler builds its links with it).
+pub const PATH: &str = "/offset/posts";
 
 /// The offset query: at most `limit` rows after skipping `offset`, and whether more exist.
 pub fn fetch(conn: &mut AnyConnection, offset: i64, limit: u32) -> QueryResult<(Vec<Post>, bool)> {
@@ -53,11 +56,12 @@ pub struct OffsetQuery {
 /// `GET /offset/posts`
 pub async fn list(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    db: web::Data<Db>,
+    limits: web::Data<Limits>,
     query: web::Query<OffsetQuery>,
 ) -> Result<HttpResponse, Error> {
     let query = query.into_inner();
-    let limit = state.limits.check(query.limit)?;
+    let limit = limits.check(query.limit)?;
     // Links keep the form the client used: page numbers stay page numbers.
     let by_page = query.page.is_some();
     let offset = match (query.page, query.offset) {
@@ -77,8 +81,7 @@ pub async fn list(
         .ok_or_else(|| Error::parameter("offset", "too large"))?;
 
     let want_total = query.count;
-    let (rows, has_more, total) = state
-        .db
+    let (rows, has_more, total) = db
         .interact(move |conn| {
             let (rows, more) = fetch(conn, offset, limit)?;
             let total = if want_total {
@@ -90,7 +93,7 @@ pub async fn list(
         })
         .await?;
 
-    let base = http::base_url(&req, http::OFFSET_PATH);
+    let base = page::base_url(&req, PATH);
     let at = |offset: i64| {
         if by_page {
             format!(
@@ -108,7 +111,7 @@ pub async fn list(
     if has_more {
         links.push((REL_NEXT, at(offset + i64::from(limit))));
     }
-    Ok(http::respond(
+    Ok(page::respond(
         Page {
             items: rows,
             has_more,

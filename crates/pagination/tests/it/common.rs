@@ -1,7 +1,8 @@
 //! Fixtures: one server per backend, each over its own throwaway database.
 
 use pagination::cursor::CursorCodec;
-use pagination::http::{AppState, Page};
+use pagination::http::AppState;
+use pagination::page::Page;
 use pagination::{Backend, Db, Limits, db, run, seed};
 use support::server::RunningServer;
 use support::testkit::{TestBackend, every_backend};
