@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use actix_web::http::header::AUTHORIZATION;
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use support::routing::endpoint;
@@ -21,8 +21,7 @@ use crate::session::{Credentials, Me};
 use crate::token_store::{TokenStore, random_token};
 use crate::users::{User, UserStore};
 
-/// The authorization scheme of RFC 6750 (compared case-insensitively, as RFC 9110 §11.1 says).
-pub const BEARER_SCHEME: &str = "Bearer";
+pub use crate::error::BEARER_SCHEME;
 
 /// What `/jwt/login` and `/jwt/refresh` return (the shape of an OAuth 2.0 token response).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -238,6 +237,6 @@ async fn logout(req: HttpRequest, jwt: web::Data<JwtService>) -> Result<HttpResp
 async fn jwks(jwt: web::Data<JwtService>) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok()
         // Verifiers cache the set; a short max-age lets them see a rotation within minutes.
-        .insert_header(("Cache-Control", "public, max-age=300"))
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
         .json(jwt.keys.jwks()?))
 }
