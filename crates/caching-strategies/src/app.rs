@@ -7,21 +7,21 @@ use anyhow::Context as _;
 use support::db::Target;
 use support::{Service, Services};
 
-use crate::cache_aside::CacheAside;
 use crate::clock::Clock;
 use crate::config::{Config, INVALIDATION_CHANNEL};
 use crate::http::Mounted;
-use crate::invalidation::OnWrite;
-use crate::moka_tier::MokaTier;
-use crate::no_cache::NoCache;
-use crate::read_through::ReadThrough;
-use crate::redis_tier::{self, RedisTier};
 use crate::store::Store;
-use crate::strategy::{Deps, Strategy};
-use crate::tier::Tier;
-use crate::two_tier::TwoTier;
-use crate::write_back::WriteBack;
-use crate::write_through::WriteThrough;
+use crate::strategies::cache_aside::CacheAside;
+use crate::strategies::invalidation::OnWrite;
+use crate::strategies::no_cache::NoCache;
+use crate::strategies::read_through::ReadThrough;
+use crate::strategies::write_back::WriteBack;
+use crate::strategies::write_through::WriteThrough;
+use crate::strategies::{Deps, Strategy};
+use crate::tiers::Tier;
+use crate::tiers::moka::MokaTier;
+use crate::tiers::redis::{self as redis_tier, RedisTier};
+use crate::tiers::two_tier::TwoTier;
 
 /// Where a strategy keeps its entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

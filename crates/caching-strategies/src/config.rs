@@ -6,8 +6,8 @@ use std::time::Duration;
 use support::Settings;
 
 use crate::store::Seed;
-use crate::strategy::{Ttl, Ttls};
-use crate::write_back::FlushPolicy;
+use crate::strategies::write_back::FlushPolicy;
+use crate::strategies::{Ttl, Ttls};
 
 /// Every Redis key this crate writes starts with this.
 pub const REDIS_PREFIX: &str = "caching:";

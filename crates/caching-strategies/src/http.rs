@@ -23,7 +23,7 @@ use support::routing::endpoint;
 
 use crate::error::Error;
 use crate::model::{Post, PostUpdate, TopPost};
-use crate::strategy::Strategy;
+use crate::strategies::Strategy;
 
 pub const POST_CACHE_CONTROL: &str = "public, no-cache";
 pub const TOP_CACHE_CONTROL: &str = "public, max-age=5, stale-while-revalidate=30";

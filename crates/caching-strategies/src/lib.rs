@@ -1,21 +1,24 @@
 //! # caching-strategies: how a cache makes a backend faster, and what it costs
 //!
+//! The tree shows the two axes the alternatives vary along: *how* a strategy uses its cache
+//! ([`strategies`]) and *where* the cache lives ([`tiers`]). Any strategy runs over any tier.
+//!
 //! | module | what it holds |
 //! |---|---|
+//! | [`strategies`] | the [`Strategy`] trait, TTL with jitter, what strategies share |
+//! | [`strategies::no_cache`] | the baseline: every call goes to the store |
+//! | [`strategies::cache_aside`] | lazy loading; the cache-aside race and its versioned fix |
+//! | [`strategies::invalidation`] | invalidate on update versus update on write |
+//! | [`strategies::read_through`] | the cache owns the loader; moka coalesces concurrent misses |
+//! | [`strategies::write_through`] | store and cache on every write |
+//! | [`strategies::write_back`] | cache now, store later in batches; what an abort loses |
+//! | [`tiers`] | the [`Tier`] trait: where entries live, and the never-go-backwards rule |
+//! | [`tiers::moka`] | in-process (moka) |
+//! | [`tiers::redis`] | shared (Redis via deadpool-redis), falling back when Redis is gone, replaying the writes it missed when it returns |
+//! | [`tiers::two_tier`] | moka in front of Redis, invalidated across instances over pub/sub |
 //! | [`store`] | the truth: posts and likes in PostgreSQL or SQLite via diesel, with a query counter |
 //! | [`schema`] | diesel's view of the two tables the migrations create |
 //! | [`model`] | posts, top posts, the cache entry envelope (version, logical expiry, tombstones), keys |
-//! | [`strategy`] | the [`Strategy`] trait, TTL with jitter, what strategies share |
-//! | [`no_cache`] | the baseline: every call goes to the store |
-//! | [`cache_aside`] | lazy loading; the cache-aside race and its versioned fix |
-//! | [`invalidation`] | invalidate on update versus update on write |
-//! | [`read_through`] | the cache owns the loader; moka coalesces concurrent misses |
-//! | [`write_through`] | store and cache on every write |
-//! | [`write_back`] | cache now, store later in batches; what an abort loses |
-//! | [`tier`] | the [`Tier`] trait: where entries live |
-//! | [`moka_tier`] | in-process (moka) |
-//! | [`redis_tier`] | shared (Redis via deadpool-redis), falling back when Redis is gone, replaying the writes it missed when it returns |
-//! | [`two_tier`] | moka in front of Redis, invalidated across instances over pub/sub |
 //! | [`http`] | routes and HTTP caching: Cache-Control, ETag/If-None-Match, Last-Modified, Vary |
 //! | [`app`] | wiring: store, Redis, every strategy on every tier under parallel prefixes |
 //! | [`config`], [`error`], [`clock`] | typed config, the error enum, a clock tests can move |
@@ -24,26 +27,17 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
-pub mod cache_aside;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
 pub mod fault;
 pub mod http;
-pub mod invalidation;
 pub mod model;
-pub mod moka_tier;
-pub mod no_cache;
-pub mod read_through;
-pub mod redis_tier;
 pub mod schema;
 pub mod store;
-pub mod strategy;
-pub mod tier;
-pub mod two_tier;
-pub mod write_back;
-pub mod write_through;
+pub mod strategies;
+pub mod tiers;
 pub mod zipf;
 
 use std::net::TcpListener;
@@ -54,8 +48,8 @@ use actix_web::{App, HttpServer};
 pub use config::Config;
 pub use error::Error;
 pub use http::Mounted;
-pub use strategy::Strategy;
-pub use tier::Tier;
+pub use strategies::Strategy;
+pub use tiers::Tier;
 
 /// What the server shares between workers: the mounted strategies.
 #[derive(Clone)]

@@ -29,9 +29,9 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 
 use crate::error::Error;
-use crate::invalidation::OnWrite;
 use crate::model::{CacheValue, Entry, Post, PostUpdate, TopPost, keys};
-use crate::strategy::{Deps, Strategy, like_in_store, validate, wrong_kind};
+use crate::strategies::invalidation::OnWrite;
+use crate::strategies::{Deps, Strategy, like_in_store, validate, wrong_kind};
 
 /// A pause between a reader's store load and its cache fill: the race window, held open.
 struct Pause {
@@ -93,7 +93,7 @@ impl CacheAside {
 }
 
 #[async_trait]
-impl crate::strategy::Strategy for CacheAside {
+impl crate::strategies::Strategy for CacheAside {
     fn name(&self) -> String {
         match (self.on_write, self.versioned) {
             (OnWrite::Invalidate, false) => "cache-aside".to_owned(),

@@ -4,6 +4,18 @@
 //! post, like a post. How it answers (whether it looks in a cache first, who fills the cache,
 //! when the store hears about a write) is the whole difference between the files that implement
 //! it, so they can be read side by side.
+//!
+//! One file per strategy, in the order to read them: [`no_cache`] (the baseline),
+//! [`cache_aside`] with [`invalidation`] (the default, its race and the fix), then
+//! [`read_through`], [`write_through`] and [`write_back`], each best diffed against cache-aside.
+//! Every one of them runs over any [`Tier`](crate::tiers::Tier).
+
+pub mod cache_aside;
+pub mod invalidation;
+pub mod no_cache;
+pub mod read_through;
+pub mod write_back;
+pub mod write_through;
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -16,7 +28,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::{CacheValue, Post, PostUpdate, TopPost};
 use crate::store::Store;
-use crate::tier::Tier;
+use crate::tiers::Tier;
 
 /// Longest title an update may set.
 pub const MAX_TITLE: usize = 200;

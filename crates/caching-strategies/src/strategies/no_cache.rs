@@ -9,7 +9,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::{Post, PostUpdate, TopPost};
 use crate::store::Store;
-use crate::strategy::{Strategy, like_in_store, validate};
+use crate::strategies::{Strategy, like_in_store, validate};
 
 pub struct NoCache {
     store: Store,

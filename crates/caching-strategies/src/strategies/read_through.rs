@@ -14,7 +14,7 @@ use async_trait::async_trait;
 
 use crate::error::Error;
 use crate::model::{CacheValue, Entry, Post, PostUpdate, TopPost, keys};
-use crate::strategy::{Deps, Strategy, like_in_store, validate, wrong_kind};
+use crate::strategies::{Deps, Strategy, like_in_store, validate, wrong_kind};
 
 /// How many loads may be in flight at once (distinct keys); far more than any test or demo uses.
 const IN_FLIGHT_CAPACITY: u64 = 10_000;

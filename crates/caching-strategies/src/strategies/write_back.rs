@@ -29,12 +29,12 @@ use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::cache_aside::CacheAside;
 use crate::error::Error;
-use crate::invalidation::OnWrite;
 use crate::model::{Entry, Post, PostUpdate, TopPost, keys};
 use crate::store::Store;
-use crate::strategy::{Deps, Strategy, like_in_store, validate};
+use crate::strategies::cache_aside::CacheAside;
+use crate::strategies::invalidation::OnWrite;
+use crate::strategies::{Deps, Strategy, like_in_store, validate};
 
 /// How long a dirty entry lives in the cache: far longer than any flush interval, because until
 /// the flush the cache *is* the only copy.

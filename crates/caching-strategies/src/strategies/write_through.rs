@@ -20,11 +20,11 @@
 
 use async_trait::async_trait;
 
-use crate::cache_aside::CacheAside;
 use crate::error::Error;
-use crate::invalidation::OnWrite;
 use crate::model::{Entry, Post, PostUpdate, TopPost, keys};
-use crate::strategy::{Deps, Strategy, like_in_store, validate};
+use crate::strategies::cache_aside::CacheAside;
+use crate::strategies::invalidation::OnWrite;
+use crate::strategies::{Deps, Strategy, like_in_store, validate};
 
 pub struct WriteThrough {
     reads: CacheAside,

@@ -1,6 +1,6 @@
 //! Where cached entries live. Every strategy talks to a [`Tier`], so the same strategy code runs
-//! over an in-process cache ([`MokaTier`](crate::moka_tier::MokaTier)), a shared one
-//! ([`RedisTier`](crate::redis_tier::RedisTier)), or both ([`TwoTier`](crate::two_tier::TwoTier)).
+//! over an in-process cache ([`MokaTier`](crate::tiers::moka::MokaTier)), a shared one
+//! ([`RedisTier`](crate::tiers::redis::RedisTier)), or both ([`TwoTier`](crate::tiers::two_tier::TwoTier)).
 //!
 //! The calls are split by *intent*, because a two-tier cache must tell other instances about
 //! writes but not about reads:
@@ -10,7 +10,13 @@
 //! A tier error means "the cache is not there right now". Strategies treat it as a miss and go
 //! to the store: a cache makes a backend faster, it must not make it fail. A *write* that fails
 //! is different: the cache may come back holding the old value, so a shared tier remembers what
-//! it owes (see [`RedisTier`](crate::redis_tier::RedisTier)'s repair journal).
+//! it owes (see [`RedisTier`](crate::tiers::redis::RedisTier)'s repair journal).
+//!
+//! One file per tier: [`moka`], [`redis`], [`two_tier`] (the first two, stacked).
+
+pub mod moka;
+pub mod redis;
+pub mod two_tier;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -13,7 +13,7 @@ use moka::ops::compute::Op;
 
 use crate::error::Error;
 use crate::model::Entry;
-use crate::tier::{Tier, may_replace};
+use crate::tiers::{Tier, may_replace};
 
 /// What moka stores: the entry and how long moka itself keeps it (the physical TTL).
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@
 //! crashes with repairs pending leaves those keys stale until their TTL (which is why TTLs stay
 //! finite), and another instance can read the old value during the retry period after Redis
 //! returns. A service that cannot accept either moves to a new key generation kept in the store,
-//! or refuses the write, as [`WriteThrough`](crate::write_through::WriteThrough) does here.
+//! or refuses the write, as [`WriteThrough`](crate::strategies::write_through::WriteThrough) does here.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,7 +38,7 @@ use redis::FromRedisValue;
 
 use crate::error::Error;
 use crate::model::Entry;
-use crate::tier::Tier;
+use crate::tiers::Tier;
 
 /// Stores `version|json` under `KEYS[1]` unless the stored version is newer, with a TTL, in one
 /// atomic step: Redis runs a script without interleaving other commands. (Production would load

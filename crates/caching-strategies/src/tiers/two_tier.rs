@@ -21,9 +21,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::Error;
 use crate::model::Entry;
-use crate::moka_tier::MokaTier;
-use crate::redis_tier::RedisTier;
-use crate::tier::Tier;
+use crate::tiers::Tier;
+use crate::tiers::moka::MokaTier;
+use crate::tiers::redis::RedisTier;
 
 /// The cross-instance invalidation channel: where to publish, and who we are.
 struct Bus {

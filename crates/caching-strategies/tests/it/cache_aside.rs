@@ -4,10 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caching_strategies::Strategy;
-use caching_strategies::cache_aside::CacheAside;
 use caching_strategies::clock::SystemClock;
-use caching_strategies::invalidation::OnWrite;
-use caching_strategies::strategy::Ttl;
+use caching_strategies::strategies::Ttl;
+use caching_strategies::strategies::cache_aside::CacheAside;
+use caching_strategies::strategies::invalidation::OnWrite;
 
 use crate::common::{POST_TTL, deps, edit, manual_clock, moka, redis, store};
 

@@ -3,9 +3,9 @@
 use std::sync::Arc;
 
 use caching_strategies::Strategy;
-use caching_strategies::cache_aside::CacheAside;
-use caching_strategies::invalidation::OnWrite;
-use caching_strategies::read_through::ReadThrough;
+use caching_strategies::strategies::cache_aside::CacheAside;
+use caching_strategies::strategies::invalidation::OnWrite;
+use caching_strategies::strategies::read_through::ReadThrough;
 use futures_util::future::join_all;
 
 use std::time::Duration;

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use caching_strategies::clock::{Clock, ManualClock};
 use caching_strategies::model::PostUpdate;
-use caching_strategies::moka_tier::MokaTier;
-use caching_strategies::redis_tier::{self, RedisTier};
 use caching_strategies::store::{Seed, Store};
-use caching_strategies::strategy::{Deps, Ttl, Ttls};
-use caching_strategies::tier::Tier;
+use caching_strategies::strategies::{Deps, Ttl, Ttls};
+use caching_strategies::tiers::Tier;
+use caching_strategies::tiers::moka::MokaTier;
+use caching_strategies::tiers::redis::{self as redis_tier, RedisTier};
 use support::Service;
 use support::testkit::{TestBackend, TestKeys, every_backend};
 

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use caching_strategies::cache_aside::CacheAside;
 use caching_strategies::clock::SystemClock;
 use caching_strategies::http::{Mounted, POST_CACHE_CONTROL, TOP_CACHE_CONTROL};
-use caching_strategies::invalidation::OnWrite;
+use caching_strategies::strategies::cache_aside::CacheAside;
+use caching_strategies::strategies::invalidation::OnWrite;
 use caching_strategies::{AppState, run};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, LAST_MODIFIED, VARY};

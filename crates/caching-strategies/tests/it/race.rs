@@ -7,9 +7,9 @@
 use std::sync::Arc;
 
 use caching_strategies::Strategy;
-use caching_strategies::cache_aside::CacheAside;
-use caching_strategies::invalidation::OnWrite;
-use caching_strategies::tier::Tier;
+use caching_strategies::strategies::cache_aside::CacheAside;
+use caching_strategies::strategies::invalidation::OnWrite;
+use caching_strategies::tiers::Tier;
 
 use crate::common::{deps, edit, manual_clock, moka, redis, store};
 

@@ -5,14 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caching_strategies::Strategy;
-use caching_strategies::cache_aside::CacheAside;
 use caching_strategies::clock::SystemClock;
 use caching_strategies::fault::Link;
-use caching_strategies::invalidation::OnWrite;
-use caching_strategies::read_through::ReadThrough;
-use caching_strategies::redis_tier::{self, RedisTier};
-use caching_strategies::write_back::{FlushPolicy, WriteBack};
-use caching_strategies::write_through::WriteThrough;
+use caching_strategies::strategies::cache_aside::CacheAside;
+use caching_strategies::strategies::invalidation::OnWrite;
+use caching_strategies::strategies::read_through::ReadThrough;
+use caching_strategies::strategies::write_back::{FlushPolicy, WriteBack};
+use caching_strategies::strategies::write_through::WriteThrough;
+use caching_strategies::tiers::redis::{self as redis_tier, RedisTier};
 use support::Service;
 
 use crate::common::{deps, edit, store};

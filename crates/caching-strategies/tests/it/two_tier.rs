@@ -4,12 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use caching_strategies::Strategy;
-use caching_strategies::cache_aside::CacheAside;
 use caching_strategies::clock::SystemClock;
-use caching_strategies::invalidation::OnWrite;
-use caching_strategies::moka_tier::MokaTier;
-use caching_strategies::redis_tier::RedisTier;
-use caching_strategies::two_tier::TwoTier;
+use caching_strategies::strategies::cache_aside::CacheAside;
+use caching_strategies::strategies::invalidation::OnWrite;
+use caching_strategies::tiers::moka::MokaTier;
+use caching_strategies::tiers::redis::RedisTier;
+use caching_strategies::tiers::two_tier::TwoTier;
 
 use crate::common::{deps, edit, redis, store};
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use caching_strategies::Strategy;
 use caching_strategies::clock::SystemClock;
-use caching_strategies::write_back::{FlushPolicy, WriteBack};
-use caching_strategies::write_through::WriteThrough;
+use caching_strategies::strategies::write_back::{FlushPolicy, WriteBack};
+use caching_strategies::strategies::write_through::WriteThrough;
 
 use crate::common::{deps, edit, moka, redis, store};
 
