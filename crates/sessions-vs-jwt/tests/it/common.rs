@@ -1,6 +1,7 @@
 //! Starting instances with a manual clock, and reading cookies without a cookie jar (so tests
 //! can look at, keep and replay exactly what the server sent).
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
@@ -148,4 +149,112 @@ pub async fn bearer_get(
     token: &str,
 ) -> anyhow::Result<reqwest::Response> {
     Ok(http.get(url).bearer_auth(token).send().await?)
+}
+
+/// A `redis-server` of the test's own, on a free loopback port, for a test that must see Redis
+/// fail: the machine's Redis is shared with every other test and is never stopped. The child is
+/// killed when this is dropped, so a failing assertion does not leave a server behind.
+pub struct OwnRedis {
+    /// `redis://127.0.0.1:<port>`.
+    pub url: String,
+    child: Option<std::process::Child>,
+}
+
+/// The binary [`OwnRedis`] runs.
+pub const REDIS_SERVER: &str = "redis-server";
+/// How long a fresh `redis-server` gets to answer `PING` (it usually takes a few milliseconds).
+const REDIS_START_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl OwnRedis {
+    /// Starts one. `None` (with a printed reason) when `redis-server` is not installed, like
+    /// `support::testkit::require`; under `BF_REQUIRE_SERVICES=1` that is a failure instead.
+    pub async fn start() -> anyhow::Result<Option<Self>> {
+        let settings = Settings::from_env()?;
+        // The free port is found by binding port 0 and letting go of it; another process could
+        // take it in between, and then this server exits at once: try again on a new port.
+        let mut last_error = None;
+        for _ in 0..3 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")?
+                .local_addr()?
+                .port();
+            let spawned = std::process::Command::new(REDIS_SERVER)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                // Nothing on disk: no snapshots, no append-only file.
+                .args(["--save", "", "--appendonly", "no", "--loglevel", "warning"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            let child = match spawned {
+                Ok(child) => child,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    let reason = format!("`{REDIS_SERVER}` is not installed ({err})");
+                    anyhow::ensure!(
+                        !settings.require_services,
+                        "{reason}, and {}=1 requires it",
+                        support::config::REQUIRE_SERVICES_VAR
+                    );
+                    let test = std::thread::current()
+                        .name()
+                        .unwrap_or("this test")
+                        .to_owned();
+                    // The real stderr, past the harness's capture, so the skip is visible.
+                    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+                    return Ok(None);
+                }
+                Err(err) => return Err(anyhow::Error::new(err).context("starting redis-server")),
+            };
+            let mut redis = Self {
+                url: format!("redis://127.0.0.1:{port}"),
+                child: Some(child),
+            };
+            match redis.wait_until_ready().await {
+                Ok(()) => return Ok(Some(redis)),
+                Err(err) => last_error = Some(err),
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("redis-server did not start")))
+    }
+
+    /// Polls `PING` until it answers, the child exits, or the deadline passes.
+    async fn wait_until_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + REDIS_START_DEADLINE;
+        let client = redis::Client::open(self.url.as_str())?;
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && let Some(status) = child.try_wait()?
+            {
+                anyhow::bail!("redis-server on {} exited at start: {status}", self.url);
+            }
+            if let Ok(mut conn) = client.get_multiplexed_async_connection().await {
+                let pong: redis::RedisResult<String> =
+                    redis::cmd("PING").query_async(&mut conn).await;
+                if pong.is_ok() {
+                    return Ok(());
+                }
+            }
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server on {} did not answer PING within {REDIS_START_DEADLINE:?}",
+                self.url
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Kills the server (SIGKILL: a crash, not a clean shutdown) and waits until it is gone,
+    /// so every connection to it is closed when this returns.
+    pub fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
 }

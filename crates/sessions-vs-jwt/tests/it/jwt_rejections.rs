@@ -7,8 +7,10 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use sessions_vs_jwt::clock::{Clock, ManualClock};
 use sessions_vs_jwt::jwt::{AccessClaims, Keyring, TimeClaims, TokenRejection, Verifier};
+use support::problem::PROBLEM_JSON;
 
 use crate::common::{self, Instance, bearer_get};
 
@@ -42,13 +44,13 @@ async fn assert_refused(app: &Instance, token: &str, reason: TokenRejection) -> 
     let status = resp.status();
     let challenge = resp
         .headers()
-        .get("www-authenticate")
+        .get(WWW_AUTHENTICATE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
     let content_type = resp
         .headers()
-        .get("content-type")
+        .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
@@ -58,7 +60,7 @@ async fn assert_refused(app: &Instance, token: &str, reason: TokenRejection) -> 
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     assert!(challenge.contains("error_description="), "{challenge}");
-    assert_eq!(content_type, "application/problem+json");
+    assert_eq!(content_type, PROBLEM_JSON);
     assert_eq!(body["reason"], reason.code(), "{body}");
     Ok(())
 }
@@ -188,7 +190,7 @@ async fn missing_token_gets_a_bare_bearer_challenge() -> anyhow::Result<()> {
     let resp = app.http.get(app.url("/jwt/me")).send().await?;
     let challenge = resp
         .headers()
-        .get("www-authenticate")
+        .get(WWW_AUTHENTICATE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();

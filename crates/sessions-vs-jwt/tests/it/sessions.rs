@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use reqwest::header::COOKIE;
+use reqwest::header::{CONTENT_TYPE, COOKIE};
 use sessions_vs_jwt::clock::ManualClock;
 use sessions_vs_jwt::config::CookieConfig;
 use sessions_vs_jwt::memory_session::{MEMORY_COOKIE, MemoryStore};
 use sessions_vs_jwt::session::{HOST_PREFIX, SESSION_ID_BYTES, Sessions, new_session_id};
 use sessions_vs_jwt::users::UserStore;
 use support::Service;
+use support::problem::PROBLEM_JSON;
 use support::testkit::require;
 
 use crate::common::{self, Instance, session_login, session_me};
@@ -247,14 +248,14 @@ async fn wrong_password_and_unknown_user_get_the_same_401_problem() -> anyhow::R
 
     let wrong = attempt("alice", "guess").await?;
     let unknown = attempt("mallory", "guess").await?;
-    let wrong_type = wrong.headers().get("content-type").cloned();
+    let wrong_type = wrong.headers().get(CONTENT_TYPE).cloned();
     let wrong_body: serde_json::Value = wrong.json().await?;
     let unknown_body: serde_json::Value = unknown.json().await?;
 
     assert_eq!(wrong_body["status"], 401);
     assert_eq!(
         wrong_type.as_ref().and_then(|v| v.to_str().ok()),
-        Some("application/problem+json")
+        Some(PROBLEM_JSON)
     );
     assert_eq!(
         wrong_body, unknown_body,
@@ -272,7 +273,7 @@ async fn malformed_login_body_is_a_client_error_problem() -> anyhow::Result<()> 
     let truncated = app
         .http
         .post(app.url("/memory/login"))
-        .header("content-type", "application/json")
+        .header(CONTENT_TYPE, "application/json")
         .body("{\"username\": ")
         .send()
         .await?;
