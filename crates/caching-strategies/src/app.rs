@@ -23,8 +23,9 @@ use crate::tiers::moka::MokaTier;
 use crate::tiers::redis::{self as redis_tier, RedisTier};
 use crate::tiers::two_tier::TwoTier;
 
-/// Where a strategy keeps its entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a strategy keeps its entries: the `src/tiers/` axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum TierKind {
     Moka,
     Redis,
@@ -32,6 +33,10 @@ pub enum TierKind {
 }
 
 impl TierKind {
+    /// Every tier, in the order tables list them.
+    pub const ALL: [TierKind; 3] = [TierKind::Moka, TierKind::Redis, TierKind::TwoTier];
+
+    /// The name in route prefixes and tables.
     pub fn name(self) -> &'static str {
         match self {
             Self::Moka => "moka",
@@ -39,17 +44,69 @@ impl TierKind {
             Self::TwoTier => "two-tier",
         }
     }
+
+    /// Whether this tier needs a Redis server.
+    pub fn needs_redis(self) -> bool {
+        match self {
+            Self::Moka => false,
+            Self::Redis | Self::TwoTier => true,
+        }
+    }
 }
 
-/// The strategies mounted on every tier, by name.
-pub const STRATEGIES: [&str; 6] = [
-    "cache-aside",
-    "cache-aside-update",
-    "cache-aside-versioned",
-    "read-through",
-    "write-through",
-    "write-back",
-];
+/// The strategies mounted on every tier: the `src/strategies/` axis (no-cache is mounted once,
+/// having no tier). The names are the route prefixes' second segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StrategyKind {
+    /// Cache-aside, invalidating (deleting the key) on a write.
+    CacheAside,
+    /// Cache-aside, putting the new value on a write.
+    CacheAsideUpdate,
+    /// Cache-aside with the race fix: tombstones and version-checked fills.
+    CacheAsideVersioned,
+    ReadThrough,
+    WriteThrough,
+    WriteBack,
+}
+
+impl StrategyKind {
+    /// Every strategy, in the order routes and tables list them.
+    pub const ALL: [StrategyKind; 6] = [
+        StrategyKind::CacheAside,
+        StrategyKind::CacheAsideUpdate,
+        StrategyKind::CacheAsideVersioned,
+        StrategyKind::ReadThrough,
+        StrategyKind::WriteThrough,
+        StrategyKind::WriteBack,
+    ];
+
+    /// The name in route prefixes and tables (what [`Strategy::name`] returns).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CacheAside => "cache-aside",
+            Self::CacheAsideUpdate => "cache-aside-update",
+            Self::CacheAsideVersioned => "cache-aside-versioned",
+            Self::ReadThrough => "read-through",
+            Self::WriteThrough => "write-through",
+            Self::WriteBack => "write-back",
+        }
+    }
+
+    /// This strategy over `deps`. Write-back starts its flusher on the current runtime.
+    pub fn build(self, deps: Deps, config: &Config) -> Arc<dyn Strategy> {
+        match self {
+            Self::CacheAside => Arc::new(CacheAside::new(deps, OnWrite::Invalidate)),
+            Self::CacheAsideUpdate => Arc::new(CacheAside::new(deps, OnWrite::Update)),
+            Self::CacheAsideVersioned => {
+                Arc::new(CacheAside::new(deps, OnWrite::Invalidate).versioned())
+            }
+            Self::ReadThrough => Arc::new(ReadThrough::new(deps)),
+            Self::WriteThrough => Arc::new(WriteThrough::new(deps)),
+            Self::WriteBack => Arc::new(WriteBack::spawn(deps, config.flush)),
+        }
+    }
+}
 
 /// PostgreSQL when it answers, the SQLite file otherwise (an error under `require_services`);
 /// tables created (the store's migrations) and seeded.
@@ -117,19 +174,6 @@ pub async fn tier(
     })
 }
 
-/// One strategy by name over `deps`.
-pub fn strategy(name: &str, deps: Deps, config: &Config) -> anyhow::Result<Arc<dyn Strategy>> {
-    Ok(match name {
-        "cache-aside" => Arc::new(CacheAside::new(deps, OnWrite::Invalidate)),
-        "cache-aside-update" => Arc::new(CacheAside::new(deps, OnWrite::Update)),
-        "cache-aside-versioned" => Arc::new(CacheAside::new(deps, OnWrite::Invalidate).versioned()),
-        "read-through" => Arc::new(ReadThrough::new(deps)),
-        "write-through" => Arc::new(WriteThrough::new(deps)),
-        "write-back" => Arc::new(WriteBack::spawn(deps, config.flush)),
-        other => anyhow::bail!("no strategy is called {other}"),
-    })
-}
-
 /// Everything the server mounts: `/no-cache`, then every strategy on moka, and on Redis and
 /// two-tier when Redis is there.
 pub async fn mount_all(
@@ -142,22 +186,21 @@ pub async fn mount_all(
         prefix: "/no-cache".to_owned(),
         strategy: Arc::new(NoCache::new(store.clone(), Arc::clone(&clock))),
     }];
-    let kinds: &[TierKind] = if redis.is_some() {
-        &[TierKind::Moka, TierKind::Redis, TierKind::TwoTier]
-    } else {
-        &[TierKind::Moka]
-    };
+    let kinds = TierKind::ALL
+        .into_iter()
+        .filter(|kind| redis.is_some() || !kind.needs_redis());
     for kind in kinds {
-        for name in STRATEGIES {
+        for strategy in StrategyKind::ALL {
+            let (tier_name, name) = (kind.name(), strategy.name());
             let deps = Deps {
                 store: store.clone(),
-                tier: tier(*kind, &format!("{}:{name}", kind.name()), config, redis).await?,
+                tier: tier(kind, &format!("{tier_name}:{name}"), config, redis).await?,
                 clock: Arc::clone(&clock),
                 ttls: config.ttls,
             };
             mounted.push(Mounted {
-                prefix: format!("/{}/{name}", kind.name()),
-                strategy: strategy(name, deps, config)?,
+                prefix: format!("/{tier_name}/{name}"),
+                strategy: strategy.build(deps, config),
             });
         }
     }

@@ -18,7 +18,7 @@ use support::narrate::Narrator;
 use support::report::{Table, Unit};
 use support::{Plan, Report, Service, Services, Settings};
 
-use crate::app::{self, STRATEGIES, TierKind};
+use crate::app::{self, StrategyKind, TierKind};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, INVALIDATION_CHANNEL};
 use crate::fault::Link;
@@ -84,9 +84,13 @@ impl Bench {
         }
     }
 
-    async fn strategy(&self, kind: TierKind, name: &str) -> anyhow::Result<Arc<dyn Strategy>> {
-        let tier = self.tier(kind, name).await?;
-        app::strategy(name, self.deps(tier), &self.config)
+    async fn strategy(
+        &self,
+        kind: TierKind,
+        strategy: StrategyKind,
+    ) -> anyhow::Result<Arc<dyn Strategy>> {
+        let tier = self.tier(kind, strategy.name()).await?;
+        Ok(strategy.build(self.deps(tier), &self.config))
     }
 
     fn plan(&self, iterations: u64, budget: Duration) -> Plan {
@@ -187,10 +191,10 @@ async fn speed(n: &mut Narrator, b: &Bench) -> anyhow::Result<SpeedFigures> {
         Arc::new(NoCache::new(b.store.clone(), Arc::clone(&b.clock))),
     )];
     for kind in b.kinds() {
-        for name in ["cache-aside", "read-through"] {
+        for strategy in [StrategyKind::CacheAside, StrategyKind::ReadThrough] {
             rows.push((
-                format!("{} / {name}", kind.name()),
-                b.strategy(kind, name).await?,
+                format!("{} / {}", kind.name(), strategy.name()),
+                b.strategy(kind, strategy).await?,
             ));
         }
     }
@@ -359,8 +363,12 @@ async fn writes(n: &mut Narrator, b: &Bench) -> anyhow::Result<()> {
         NO_CACHE,
         Arc::new(NoCache::new(b.store.clone(), Arc::clone(&b.clock))),
     )];
-    for name in ["cache-aside", "cache-aside-update", "write-through"] {
-        rows.push((name, b.strategy(TierKind::Moka, name).await?));
+    for strategy in [
+        StrategyKind::CacheAside,
+        StrategyKind::CacheAsideUpdate,
+        StrategyKind::WriteThrough,
+    ] {
+        rows.push((strategy.name(), b.strategy(TierKind::Moka, strategy).await?));
     }
     let write_back = Arc::new(WriteBack::spawn(
         b.deps(b.tier(TierKind::Moka, "write-back").await?),
@@ -432,7 +440,8 @@ async fn stampede(n: &mut Narrator, b: &Bench) -> anyhow::Result<StampedeFigures
     };
     let mut cold_id = 500;
     for kind in b.kinds() {
-        for name in ["cache-aside", "read-through"] {
+        for kind_of_strategy in [StrategyKind::CacheAside, StrategyKind::ReadThrough] {
+            let name = kind_of_strategy.name();
             for top in [false, true] {
                 // --quick stampedes top posts on moka only: the unprotected row is the slow one.
                 if top && b.quick && kind != TierKind::Moka {
@@ -443,7 +452,7 @@ async fn stampede(n: &mut Narrator, b: &Bench) -> anyhow::Result<StampedeFigures
                     store: store.clone(),
                     ..b.deps(tier)
                 };
-                let strategy = app::strategy(name, deps, &b.config)?;
+                let strategy = kind_of_strategy.build(deps, &b.config);
                 let requests = if top { top_requests } else { REQUESTS };
                 cold_id += 1;
                 let before = b.store.queries();
@@ -464,7 +473,7 @@ async fn stampede(n: &mut Narrator, b: &Bench) -> anyhow::Result<StampedeFigures
                 .await;
                 let loads = b.store.queries() - before;
                 if kind == TierKind::Moka && !top {
-                    if name == "cache-aside" {
+                    if kind_of_strategy == StrategyKind::CacheAside {
                         figures.unprotected = Some((requests, loads));
                     } else {
                         figures.coalesced = Some((requests, loads));
@@ -514,8 +523,9 @@ async fn correctness(n: &mut Narrator, b: &Bench) -> anyhow::Result<CorrectnessF
         .column("stale reads", Unit::Count);
     let mut post_id = 900;
     for kind in b.kinds() {
-        for name in STRATEGIES {
+        for name in StrategyKind::ALL {
             let strategy = b.strategy(kind, name).await?;
+            let name = name.name();
             post_id += 1;
             let (reads, stale) = stale_reads(&strategy, post_id, writes).await?;
             t.row(
@@ -556,7 +566,7 @@ async fn top_after_like(n: &mut Narrator, b: &Bench) -> anyhow::Result<()> {
         ),
         (
             "moka / cache-aside",
-            b.strategy(TierKind::Moka, "cache-aside").await?,
+            b.strategy(TierKind::Moka, StrategyKind::CacheAside).await?,
         ),
     ];
     for (label, strategy) in rows {
@@ -873,12 +883,12 @@ struct OutageWrite {
 const OUTAGE_READS: u64 = 5;
 
 /// Strategies whose write path meets the outage, in the order the table lists them.
-const OUTAGE_STRATEGIES: [&str; 5] = [
-    "cache-aside",
-    "cache-aside-update",
-    "cache-aside-versioned",
-    "read-through",
-    "write-through",
+const OUTAGE_STRATEGIES: [StrategyKind; 5] = [
+    StrategyKind::CacheAside,
+    StrategyKind::CacheAsideUpdate,
+    StrategyKind::CacheAsideVersioned,
+    StrategyKind::ReadThrough,
+    StrategyKind::WriteThrough,
 ];
 
 /// Each strategy, before (a tier that forgets failed writes) and after (the repair journal):
@@ -901,7 +911,8 @@ async fn writes_during_outage(n: &mut Narrator, b: &Bench) -> anyhow::Result<Vec
     // 701..=710: a range no other section touches.
     let mut id = 700;
     for journal in [false, true] {
-        for name in OUTAGE_STRATEGIES {
+        for kind in OUTAGE_STRATEGIES {
+            let name = kind.name();
             id += 1;
             let link = Link::to_redis(&b.config.settings.redis_url).await?;
             let pool = redis_tier::pool(&link.redis_url(), 2, Duration::from_millis(200))?;
@@ -913,7 +924,7 @@ async fn writes_during_outage(n: &mut Narrator, b: &Bench) -> anyhow::Result<Vec
             if !journal {
                 tier = tier.forgetting_failed_writes();
             }
-            let strategy = app::strategy(name, b.deps(Arc::new(tier.clone())), &b.config)?;
+            let strategy = kind.build(b.deps(Arc::new(tier.clone())), &b.config);
             let before = strategy.get_post(id).await?;
             link.cut();
             // A read first, as traffic would: it is what tells the tier Redis is gone.
@@ -1039,7 +1050,7 @@ async fn http(n: &mut Narrator, b: &Bench) -> anyhow::Result<HttpFigures> {
          ETag and revalidates with If-None-Match; the other always asks plainly. Both read the 20 \
          hottest posts over and over; one post is updated half-way.",
     );
-    let strategy: Arc<dyn Strategy> = b.strategy(TierKind::Moka, "cache-aside").await?;
+    let strategy: Arc<dyn Strategy> = b.strategy(TierKind::Moka, StrategyKind::CacheAside).await?;
     let state = AppState {
         mounted: vec![Mounted {
             prefix: "/moka/cache-aside".to_owned(),
