@@ -1,6 +1,6 @@
 //! The crate's one error type and how each variant answers over HTTP.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use support::Problem;
 
@@ -36,33 +36,81 @@ impl Error {
     }
 }
 
+/// How long a client refused with 503 should wait before retrying: a Redis outage the tier
+/// notices within one call timeout, so a second is the right order of magnitude.
+pub const RETRY_AFTER_SECS: &str = "1";
+
 impl ResponseError for Error {
+    /// Pure: actix asks for the status more than once per response (and logging middleware
+    /// does too), so nothing here logs.
     fn status_code(&self) -> StatusCode {
-        self.problem().status_code()
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::CacheUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
     }
 
+    /// Called once per error response: the one place a cause is logged. The client gets a fixed
+    /// sentence; causes may name hosts or internals.
     fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::CacheUnavailable(why) => {
+                tracing::warn!(%why, "write refused: its cache is unreachable");
+            }
+            Self::Unexpected(e) => tracing::error!(error = ?e, "unexpected error"),
+            // The client's own mistakes: the status and the body say it all.
+            Self::NotFound(_) | Self::Invalid { .. } => {}
+        }
         self.problem().to_response()
     }
 }
 
 impl Error {
+    /// The problem+json body, without side effects.
     fn problem(&self) -> Problem {
+        let problem = Problem::new(self.status_code());
         match self {
-            Self::NotFound(id) => {
-                Problem::new(StatusCode::NOT_FOUND).with_detail(format!("No post has id {id}."))
-            }
+            Self::NotFound(id) => problem.with_detail(format!("No post has id {id}.")),
             Self::Invalid { field, message } => Problem::invalid_field(*field, *message),
-            Self::CacheUnavailable(why) => {
-                tracing::warn!(%why, "write refused: its cache is unreachable");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_detail("The cache this write needs is unreachable; retry shortly.")
-                    .with_header("Retry-After", "1")
-            }
-            Self::Unexpected(e) => {
-                tracing::error!(error = ?e, "unexpected error");
-                Problem::internal()
-            }
+            Self::CacheUnavailable(_) => problem
+                .with_detail("The cache this write needs is unreachable; retry shortly.")
+                .with_header(header::RETRY_AFTER.as_str(), RETRY_AFTER_SECS),
+            Self::Unexpected(_) => Problem::internal(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_maps_to_its_documented_status_and_a_refused_write_says_when_to_retry() {
+        let cases = [
+            (Error::NotFound(1), 404),
+            (
+                Error::Invalid {
+                    field: "title",
+                    message: "must not be blank",
+                },
+                422,
+            ),
+            (Error::CacheUnavailable("gone".into()), 503),
+            (Error::Unexpected(anyhow::anyhow!("boom")), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status_code().as_u16(), status, "{error}");
+            assert_eq!(error.problem().status_code().as_u16(), status, "{error}");
+        }
+        let refused = Error::CacheUnavailable("gone".into()).error_response();
+        assert_eq!(
+            refused
+                .headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(RETRY_AFTER_SECS.as_bytes())
+        );
     }
 }
