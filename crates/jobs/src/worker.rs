@@ -98,8 +98,8 @@ impl WorkerPool {
     }
 
     /// Graceful shutdown within [`DRAIN_DEADLINE`]; see [`WorkerPool::shutdown_within`].
-    pub async fn shutdown(self) {
-        self.shutdown_within(DRAIN_DEADLINE).await;
+    pub async fn shutdown(self) -> u64 {
+        self.shutdown_within(DRAIN_DEADLINE).await
     }
 
     /// Graceful shutdown: the queue stops accepting new jobs, and each worker finishes and
@@ -132,9 +132,10 @@ impl WorkerPool {
         if !stopped {
             all_stopped.await;
         }
-        let left = self.queue.pending().await.unwrap_or(0);
+        // Hand back what the client prefetched first, so the count includes it (RabbitMQ counts
+        // only messages ready in the queue, not those delivered to a consumer and unacked).
         self.queue.release().await;
-        left
+        self.queue.pending().await.unwrap_or(0)
     }
 
     /// A crash: abort every worker task wherever it is, settling nothing.

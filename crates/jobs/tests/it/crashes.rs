@@ -8,7 +8,7 @@ use jobs::worker::{Crash, CrashPoint, WorkerOptions, WorkerPool};
 use jobs::{BackendKind, Queue};
 use tokio::sync::mpsc;
 
-use crate::{Harness, finished};
+use crate::{Harness, WAIT, on_backends};
 
 /// Starts one worker that stops at `at` on its first job; returns once it is there.
 async fn worker_stuck_at(
@@ -26,9 +26,11 @@ async fn worker_stuck_at(
             crash: Some(Crash { at, reached: tx }),
         },
     );
-    rx.recv()
+    tokio::time::timeout(WAIT, rx.recv())
         .await
-        .ok_or_else(|| anyhow::anyhow!("the worker never reached {at:?}"))?;
+        .ok()
+        .flatten()
+        .ok_or_else(|| anyhow::anyhow!("the worker never reached {at:?} within {WAIT:?}"))?;
     Ok(pool)
 }
 
@@ -48,7 +50,7 @@ async fn killed_before_ack_is_redelivered(kind: BackendKind) -> anyhow::Result<(
     doomed.crash().await;
     let fresh = h.reopen().await?;
     let pool = h.workers(&fresh, 1);
-    let status = finished(&h, job.id).await?;
+    let status = h.finished(job.id).await?;
     pool.shutdown().await;
     // Assert: nothing lost, the email went out once.
     assert_eq!(status, Status::Succeeded);
@@ -57,22 +59,20 @@ async fn killed_before_ack_is_redelivered(kind: BackendKind) -> anyhow::Result<(
     h.finish().await
 }
 
-/// Redis reliable queue: a job held by a killed worker is reclaimed after the visibility timeout.
-#[actix_web::test]
-async fn redis_redelivers_a_job_whose_worker_was_killed_before_ack() -> anyhow::Result<()> {
-    killed_before_ack_is_redelivered(BackendKind::Redis).await
-}
+/// The backends that keep a job outside the worker process.
+const RELIABLE: [BackendKind; 3] = [
+    BackendKind::Redis,
+    BackendKind::RedisStream,
+    BackendKind::RabbitMq,
+];
 
-/// Redis Stream: the dead consumer's unacked entry stays in the PEL; XAUTOCLAIM hands it on.
+/// A job held by a killed worker comes back: the Redis list's reaper after the visibility
+/// timeout, the Redis Stream's XAUTOCLAIM from the dead consumer's PEL, RabbitMQ's requeue when
+/// the worker's connection dies.
 #[actix_web::test]
-async fn redis_stream_reclaims_a_job_whose_worker_was_killed_before_ack() -> anyhow::Result<()> {
-    killed_before_ack_is_redelivered(BackendKind::RedisStream).await
-}
-
-/// RabbitMQ: the broker requeues an unacked delivery when the worker's connection dies.
-#[actix_web::test]
-async fn rabbitmq_redelivers_a_job_whose_worker_was_killed_before_ack() -> anyhow::Result<()> {
-    killed_before_ack_is_redelivered(BackendKind::RabbitMq).await
+async fn reliable_backends_redeliver_a_job_whose_worker_was_killed_before_ack()
+-> anyhow::Result<()> {
+    on_backends(&RELIABLE, killed_before_ack_is_redelivered).await
 }
 
 /// In-process: the job lived only in the dead worker's memory, so it is gone.
@@ -102,12 +102,9 @@ async fn in_process_loses_a_job_whose_worker_was_killed() -> anyhow::Result<()> 
     h.finish().await
 }
 
-/// After the email but before the ack: redelivery sends it twice, unless the job id is checked.
-#[actix_web::test]
-async fn the_idempotency_key_turns_a_redelivery_after_the_effect_into_a_no_op() -> anyhow::Result<()>
-{
+async fn redelivery_after_the_effect(kind: BackendKind) -> anyhow::Result<()> {
     for idempotent in [false, true] {
-        let Some(h) = Harness::new(BackendKind::Redis, "crash_after_effect").await? else {
+        let Some(h) = Harness::new(kind, "crash_after_effect").await? else {
             return Ok(());
         };
         // Arrange
@@ -116,20 +113,33 @@ async fn the_idempotency_key_turns_a_redelivery_after_the_effect_into_a_no_op() 
             to: "ada@example.com".into(),
         });
         h.queue.enqueue(&job).await?;
-        let pool = worker_stuck_at(&h, &h.queue, CrashPoint::AfterSideEffect).await?;
-        // Act
+        let doomed = h.reopen().await?;
+        let pool = worker_stuck_at(&h, &doomed, CrashPoint::AfterSideEffect).await?;
+        // Act: the worker dies after the email, before the ack; a new process takes over.
         pool.kill().await;
-        let pool = h.workers(&h.queue, 1);
-        finished(&h, job.id).await?;
+        doomed.crash().await;
+        let fresh = h.reopen().await?;
+        let pool = h.workers(&fresh, 1);
+        h.finished(job.id).await?;
         pool.shutdown().await;
         // Assert
         let expected = if idempotent { 1 } else { 2 };
         assert_eq!(
             h.sink.state.delivered(job.id),
             expected,
-            "idempotent = {idempotent}"
+            "{}: idempotent = {idempotent}",
+            kind.label()
         );
+        fresh.crash().await;
         h.finish().await?;
     }
     Ok(())
+}
+
+/// After the email but before the ack: redelivery sends it twice, unless the job id is checked
+/// (on every backend that redelivers).
+#[actix_web::test]
+async fn the_idempotency_key_turns_a_redelivery_after_the_effect_into_a_no_op() -> anyhow::Result<()>
+{
+    on_backends(&RELIABLE, redelivery_after_the_effect).await
 }

@@ -7,7 +7,7 @@ use jobs::job::{Job, Task};
 use jobs::backends::redis_stream::{RedisStream, WORKER_GROUP};
 use jobs::status::Status;
 
-use crate::{Harness, finished};
+use crate::Harness;
 
 /// Replay: after the workers consumed every job, a new group reads the whole log from offset 0,
 /// in order, and the workers' group keeps its offset, its (empty) PEL and its zero lag.
@@ -30,7 +30,7 @@ async fn a_new_consumer_group_replays_the_whole_log_and_leaves_the_first_untouch
     }
     let pool = h.workers(&h.queue, 2);
     for job in &jobs {
-        assert_eq!(finished(&h, job.id).await?, Status::Succeeded);
+        assert_eq!(h.finished(job.id).await?, Status::Succeeded);
     }
     pool.shutdown().await;
     let log = RedisStream::connect(

@@ -5,7 +5,7 @@ use jobs::job::{Job, Task};
 use jobs::mail::BOUNCE_MARKER;
 use jobs::status::Status;
 
-use crate::{Harness, finished};
+use crate::{Harness, on_every_backend};
 
 async fn failing_job_walks_the_schedule(kind: BackendKind) -> anyhow::Result<()> {
     let Some(h) = Harness::new(kind, "retries").await? else {
@@ -19,7 +19,7 @@ async fn failing_job_walks_the_schedule(kind: BackendKind) -> anyhow::Result<()>
     let pool = h.workers(&h.queue, 2);
     // Act
     h.queue.enqueue(&job).await?;
-    let status = finished(&h, job.id).await?;
+    let status = h.finished(job.id).await?;
     // Assert: max_attempts attempts, each gap at least the scheduled delay, then dead.
     assert_eq!(status, Status::Dead);
     let record = h
@@ -40,14 +40,17 @@ async fn failing_job_walks_the_schedule(kind: BackendKind) -> anyhow::Result<()>
         // Millisecond timestamps: allow the 1 ms the scheduled delay loses to truncation.
         assert!(
             gap + 1 >= delay.as_millis() as u64,
-            "gap {gap} ms < scheduled {delay:?}"
+            "{}: gap {gap} ms < scheduled {delay:?}",
+            kind.label()
         );
     }
     let dead = h.queue.dead_letters().await?;
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, Some(job.id));
     assert!(
-        dead[0].reason.contains("gave up after 3 attempts"),
+        dead[0]
+            .reason
+            .contains(&format!("gave up after {} attempts", h.config.backoff.max_attempts)),
         "{}",
         dead[0].reason
     );
@@ -57,7 +60,7 @@ async fn failing_job_walks_the_schedule(kind: BackendKind) -> anyhow::Result<()>
     // The status is reset first: the replayed job may finish before `replay` returns.
     h.runner.statuses.queued(job.id, "welcome_email");
     assert!(h.queue.replay(job.id).await?);
-    let status = finished(&h, job.id).await?;
+    let status = h.finished(job.id).await?;
     pool.shutdown().await;
     // Assert: it ran, and the dead-letter queue is empty.
     assert_eq!(status, Status::Succeeded);
@@ -66,20 +69,10 @@ async fn failing_job_walks_the_schedule(kind: BackendKind) -> anyhow::Result<()>
     h.finish().await
 }
 
-/// In-process: retried on the backoff schedule, dead after N attempts, replay runs it.
+/// A job that always fails is retried no sooner than its backoff schedule says, dead-lettered
+/// after N attempts, and runs when replayed: on every backend (in-process timers, the Redis
+/// list's and the Redis Stream's delayed sorted set, RabbitMQ's TTL retry queue and DLQ).
 #[actix_web::test]
-async fn in_process_retries_on_schedule_then_dead_letters_then_replays() -> anyhow::Result<()> {
-    failing_job_walks_the_schedule(BackendKind::InProcess).await
-}
-
-/// Redis: retried on the backoff schedule, dead after N attempts, replay runs it.
-#[actix_web::test]
-async fn redis_retries_on_schedule_then_dead_letters_then_replays() -> anyhow::Result<()> {
-    failing_job_walks_the_schedule(BackendKind::Redis).await
-}
-
-/// RabbitMQ (TTL retry queue + DLQ): retried on schedule, dead after N attempts, replay runs it.
-#[actix_web::test]
-async fn rabbitmq_retries_on_schedule_then_dead_letters_then_replays() -> anyhow::Result<()> {
-    failing_job_walks_the_schedule(BackendKind::RabbitMq).await
+async fn every_backend_retries_on_schedule_then_dead_letters_then_replays() -> anyhow::Result<()> {
+    on_every_backend(failing_job_walks_the_schedule).await
 }
