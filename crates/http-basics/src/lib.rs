@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`routes`] | every route and handler, and the order of checks on a write |
 //! | [`negotiate`] | `Accept` (406) and `Content-Type` (415) negotiation |
-//! | [`conditional`] | ETags, `If-None-Match` (304) and `If-Match` (412) |
+//! | [`conditional`] | the validators: `ETag` with `If-None-Match` (304) and `If-Match` (412), `Last-Modified` with `If-Modified-Since` (304, and which of the two decides) |
 //! | [`idempotency`] | `Idempotency-Key`: a POST that is safe to retry |
 //! | [`merge_patch`] | JSON Merge Patch (RFC 7396), the PATCH body |
 //! | [`body`] | reading a body with a size limit (413 before reading) |
@@ -13,9 +13,9 @@
 //! | [`request_id`] | `X-Request-Id` on every response and log line |
 //! | [`store`], [`model`] | the notes themselves (in memory) |
 //! | [`error`] | every failure and its status, in one place |
-//! | [`tour`] | the status-code tour: one request per status, shared by the demo and the tests |
-//! | [`demo`] | the narrated transcript and the method table |
+//! | [`demo`] | the demo, one file per section: the transcripts, the method tables, the status tour (which the conformance test runs too), the closing paragraph |
 //! | [`config`] | the server's settings |
+//! | [`serve`], [`run`] | the server on a fixed address (`serve`), or around any listener (demo, tests) |
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
@@ -32,7 +32,6 @@ pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod store;
-pub mod tour;
 
 use std::net::TcpListener;
 use std::sync::atomic::AtomicBool;
@@ -40,6 +39,9 @@ use std::sync::atomic::AtomicBool;
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use support::Settings;
+use support::cli::ServeArgs;
 
 pub use config::Config;
 
@@ -82,4 +84,22 @@ pub fn run(listener: TcpListener, state: web::Data<AppState>) -> std::io::Result
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// `serve`: the server on the address asked for, with the default configuration, until stopped.
+/// The notes live in memory and the server uses no external service, so `settings` is not read;
+/// it is taken so that every topic's `serve` has the same shape.
+pub async fn serve(_settings: &Settings, address: &ServeArgs) -> anyhow::Result<()> {
+    let (host, port) = address.address();
+    let listener = TcpListener::bind((host.as_str(), port))
+        .with_context(|| format!("binding {host}:{port}"))?;
+    let config = Config::default();
+    tracing::info!(
+        writer = %config.tokens.writer,
+        reader = %config.tokens.reader,
+        "serving notes on http://{host}:{port}/notes"
+    );
+    run(listener, web::Data::new(AppState::new(config)))?
+        .await
+        .context("running the server")
 }

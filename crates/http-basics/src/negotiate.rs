@@ -129,8 +129,10 @@ pub const ACCEPT_PATCH: &str = "Accept-Patch";
 
 /// What POST and PUT accept, as advertised in `Accept-Post`.
 pub const WRITE_FORMATS: &str = "application/json, application/x-www-form-urlencoded";
+/// The JSON Merge Patch media type (RFC 7396 §4): the one PATCH body this server reads.
+pub const MERGE_PATCH: &str = "application/merge-patch+json";
 /// What PATCH accepts, as advertised in `Accept-Patch`.
-pub const PATCH_FORMATS: &str = "application/merge-patch+json";
+pub const PATCH_FORMATS: &str = MERGE_PATCH;
 
 /// The media type of the request body without parameters, lower-cased (`application/json`).
 pub fn content_type_essence(req: &HttpRequest) -> Option<String> {
@@ -154,7 +156,7 @@ pub fn write_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
 /// The body format of a PATCH, or 415.
 pub fn patch_format(req: &HttpRequest) -> Result<BodyFormat, ApiError> {
     match content_type_essence(req).as_deref() {
-        Some("application/merge-patch+json") => Ok(BodyFormat::MergePatch),
+        Some(MERGE_PATCH) => Ok(BodyFormat::MergePatch),
         _ => Err(ApiError::UnsupportedMediaType {
             supported: PATCH_FORMATS,
             advertise: ACCEPT_PATCH,

@@ -1,20 +1,26 @@
-//! The status-code tour: one real request for every status this server can answer, checked for
-//! the headers that status requires.
+//! Section 3, "Status codes: one real request each": the status-code tour, one real request for
+//! every status this server can answer, checked for the headers that status requires.
 //!
-//! The demo prints the tour as a table; the conformance test runs the same tour and asserts every
-//! row. Writing it once means the table a reader sees is exactly what the test proves.
+//! The demo prints the tour as a table ([`section`]); the conformance test runs the same tour
+//! ([`run`]) and asserts every row. Writing it once means the table a reader sees is exactly
+//! what the test proves.
 //!
 //! The tour expects a fresh server whose write bucket holds [`TOUR_BURST`] tokens and refills
 //! slowly ([`tour_config`]), so that the 429 step is reached in a bounded number of requests.
 
-use std::time::Duration;
-
+use actix_web::web;
 use reqwest::header::{self, HeaderMap};
 use reqwest::{Client, Method, RequestBuilder};
+use serde::Serialize;
 use serde_json::{Value, json};
+use support::narrate::Narrator;
+use support::report::{Table, Unit};
+use support::transcript::{Recorder, header_text};
 
 use crate::config::Config;
+use crate::negotiate::{ACCEPT_POST, Representation};
 use crate::rate_limit::RateLimit;
+use crate::{AppState, run as serve_on};
 
 /// Write tokens available to the tour's caller.
 pub const TOUR_BURST: u32 = 40;
@@ -51,24 +57,36 @@ pub struct Stop {
 impl Stop {
     /// Status as expected, every required header present, errors as problem+json, nothing leaked.
     pub fn passed(&self) -> bool {
-        let problem_ok = self.expected < 400
+        self.expected == self.got
+            && self.missing().is_empty()
+            && self.problem_body_ok()
+            && !self.leaked
+    }
+
+    /// Required headers (and body checks) the response lacked.
+    pub fn missing(&self) -> Vec<&'static str> {
+        self.required
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| *name)
+            .collect()
+    }
+
+    /// A success needs no problem body; an error must be `application/problem+json`.
+    pub fn problem_body_ok(&self) -> bool {
+        self.expected < 400
             || self
                 .content_type
                 .as_deref()
-                .is_some_and(|ct| ct.starts_with(support::problem::PROBLEM_JSON));
-        self.expected == self.got
-            && self.required.iter().all(|(_, ok)| *ok)
-            && problem_ok
-            && !self.leaked
+                .is_some_and(|ct| ct.starts_with(support::problem::PROBLEM_JSON))
     }
 }
 
 /// Text that appears in the deliberate failure's cause and must never reach a client.
 const SECRETS: [&str; 2] = ["db-primary", "notes_admin"];
 
-struct Tour<'a> {
-    client: &'a Client,
-    base: &'a str,
+struct Tour {
+    recorder: Recorder,
     writer: String,
     stops: Vec<Stop>,
 }
@@ -78,11 +96,9 @@ struct Reply {
     body: String,
 }
 
-impl Tour<'_> {
+impl Tour {
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client
-            .request(method, format!("{}{path}", self.base))
-            .timeout(Duration::from_secs(10))
+        self.recorder.request(method, path)
     }
 
     fn write(&self, method: Method, path: &str) -> RequestBuilder {
@@ -98,7 +114,7 @@ impl Tour<'_> {
     ) -> anyhow::Result<Reply> {
         let request = builder.build()?;
         let label = format!("{} {}", request.method(), request.url().path());
-        let response = self.client.execute(request).await?;
+        let response = self.recorder.client().execute(request).await?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap_or_default();
@@ -122,19 +138,10 @@ impl Tour<'_> {
     }
 }
 
-fn header_text(headers: &HeaderMap, name: header::HeaderName) -> String {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Runs the whole tour against a fresh server at `base` configured with [`tour_config`].
 pub async fn run(client: &Client, base: &str, config: &Config) -> anyhow::Result<Vec<Stop>> {
     let mut t = Tour {
-        client,
-        base,
+        recorder: Recorder::new(client.clone(), base),
         writer: config.tokens.writer.clone(),
         stops: Vec::new(),
     };
@@ -179,7 +186,7 @@ pub async fn run(client: &Client, base: &str, config: &Config) -> anyhow::Result
         "Malformed JSON: the request cannot be parsed",
         &[],
         t.write(Method::POST, "/notes")
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, Representation::Json.media_type())
             .body("{\"title\": "),
     )
     .await?;
@@ -262,14 +269,14 @@ pub async fn run(client: &Client, base: &str, config: &Config) -> anyhow::Result
         "Body larger than the limit: refused before it is read",
         &[],
         t.write(Method::POST, "/notes")
-            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_TYPE, Representation::Json.media_type())
             .body(too_big),
     )
     .await?;
     t.visit(
         415,
         "XML body; Accept-Post lists what can be read",
-        &["accept-post"],
+        &[ACCEPT_POST],
         t.write(Method::POST, "/notes")
             .header(header::CONTENT_TYPE, "application/xml")
             .body("<note/>"),
@@ -356,4 +363,108 @@ pub async fn run(client: &Client, base: &str, config: &Config) -> anyhow::Result
     )
     .await?;
     Ok(t.stops)
+}
+
+/// A stop that did not come back as specified, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Miss {
+    pub expected: u16,
+    pub got: u16,
+    /// `METHOD /path`.
+    pub request: String,
+    /// Required headers (or body checks) that were absent.
+    pub missing: Vec<&'static str>,
+    /// An error that did not come as `application/problem+json`.
+    pub not_problem_json: bool,
+    /// The body showed text only the log may hold.
+    pub leaked: bool,
+}
+
+/// What the tour found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TourFigures {
+    /// Requests in the tour (one per row; 200 and 204 appear twice).
+    pub stops: usize,
+    pub passed: usize,
+    pub misses: Vec<Miss>,
+}
+
+impl TourFigures {
+    pub fn from_stops(stops: &[Stop]) -> Self {
+        let misses: Vec<Miss> = stops
+            .iter()
+            .filter(|s| !s.passed())
+            .map(|s| Miss {
+                expected: s.expected,
+                got: s.got,
+                request: s.request.clone(),
+                missing: s.missing(),
+                not_problem_json: !s.problem_body_ok(),
+                leaked: s.leaked,
+            })
+            .collect();
+        Self {
+            stops: stops.len(),
+            passed: stops.len() - misses.len(),
+            misses,
+        }
+    }
+}
+
+/// Starts a server configured for the tour, walks it, prints the table.
+pub async fn section(n: &mut Narrator, client: &Client) -> anyhow::Result<TourFigures> {
+    let config = tour_config();
+    let state = web::Data::new(AppState::new(config.clone()));
+    let server = support::server::spawn(|l| serve_on(l, state.clone()))?;
+    let stops = run(client, &server.base_url, &config).await;
+    server.stop().await;
+    let stops = stops?;
+
+    n.section("3. Status codes: one real request each");
+    n.say("A fresh server with a small write bucket, and one request chosen to produce each status. 'required headers' lists what the status obliges the server to send, checked on the real response; every error body must be application/problem+json.");
+    n.table(table(&stops));
+    let figures = TourFigures::from_stops(&stops);
+    n.figures(&figures)?;
+    Ok(figures)
+}
+
+fn table(stops: &[Stop]) -> Table {
+    let mut table = Table::new("status")
+        .column("request", Unit::Text)
+        .column("why", Unit::Text)
+        .column("required headers", Unit::Text)
+        .column("as specified", Unit::Text);
+    for stop in stops {
+        let required = if stop.required.is_empty() {
+            "–".to_owned()
+        } else {
+            stop.required
+                .iter()
+                // Header names print in lower case, as HTTP/2 sends them, whatever the constant's case.
+                .map(|(name, ok)| {
+                    format!(
+                        "{} {}",
+                        name.to_ascii_lowercase(),
+                        if *ok { "✓" } else { "✗" }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let verdict = if stop.passed() {
+            "yes".to_owned()
+        } else {
+            format!("NO (got {})", stop.got)
+        };
+        table.row(
+            stop.expected.to_string(),
+            [
+                stop.request.clone().into(),
+                stop.lesson.into(),
+                required.into(),
+                verdict.into(),
+            ],
+        );
+    }
+    table
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use http_basics::negotiate::MERGE_PATCH;
 use proptest::prelude::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -124,7 +125,7 @@ fn content_types() -> impl Strategy<Value = Option<&'static str>> {
     prop_oneof![
         Just(Some("application/json")),
         Just(Some("application/x-www-form-urlencoded")),
-        Just(Some("application/merge-patch+json")),
+        Just(Some(MERGE_PATCH)),
         Just(Some("text/plain")),
         Just(None),
     ]

@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use actix_web::http::header::HttpDate;
+use http_basics::negotiate::MERGE_PATCH;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -231,7 +232,7 @@ async fn a_write_with_a_stale_if_match_is_412_and_changes_nothing() -> anyhow::R
         .patch(server.url(&location))
         .bearer_auth(writer())
         .header("if-match", &etag)
-        .header("content-type", "application/merge-patch+json")
+        .header("content-type", MERGE_PATCH)
         .body(r#"{"title": "bob's edit"}"#)
         .send()
         .await?;

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use http_basics::Config;
 use http_basics::rate_limit::RateLimit;
+use http_basics::request_id::REQUEST_ID;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -82,7 +83,7 @@ async fn an_internal_failure_is_500_without_its_cause() -> anyhow::Result<()> {
     let (server, client) = start(Default::default())?;
     let res = client.get(server.url("/debug/fail")).send().await?;
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(res.headers().contains_key("x-request-id"));
+    assert!(res.headers().contains_key(REQUEST_ID));
     let body = res.text().await?;
     assert!(
         !body.contains("db-primary") && !body.contains("notes_admin"),
@@ -163,16 +164,16 @@ async fn every_response_carries_a_request_id() -> anyhow::Result<()> {
     let (server, client) = start(Default::default())?;
     let mine = client
         .get(server.url("/notes"))
-        .header("x-request-id", "trace-abc.123")
+        .header(REQUEST_ID, "trace-abc.123")
         .send()
         .await?;
-    assert_eq!(mine.headers()["x-request-id"], "trace-abc.123");
+    assert_eq!(mine.headers()[REQUEST_ID], "trace-abc.123");
     let forged = client
         .get(server.url("/notes"))
-        .header("x-request-id", "evil value\twith tab")
+        .header(REQUEST_ID, "evil value\twith tab")
         .send()
         .await?;
-    let fresh = forged.headers()["x-request-id"].to_str()?;
+    let fresh = forged.headers()[REQUEST_ID].to_str()?;
     assert_ne!(fresh, "evil value\twith tab");
     assert!(uuid::Uuid::parse_str(fresh).is_ok());
     let error = client
@@ -180,6 +181,6 @@ async fn every_response_carries_a_request_id() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(5))
         .send()
         .await?;
-    assert!(error.headers().contains_key("x-request-id"));
+    assert!(error.headers().contains_key(REQUEST_ID));
     Ok(())
 }

@@ -5,6 +5,7 @@
 
 mod bodies;
 mod conditional;
+mod demo;
 mod errors;
 mod merge_patch;
 mod methods;

@@ -1,5 +1,7 @@
 //! Safe and idempotent methods, checked by reading the server's state back after a retry.
 
+use http_basics::idempotency::{IDEMPOTENCY_KEY, REPLAYED};
+use http_basics::negotiate::{ACCEPT_PATCH, MERGE_PATCH};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -44,7 +46,7 @@ async fn an_idempotency_key_makes_a_retried_post_create_one_note() -> anyhow::Re
         client
             .post(server.url("/notes"))
             .bearer_auth(writer())
-            .header("Idempotency-Key", "7b1c-retry-me")
+            .header(IDEMPOTENCY_KEY, "7b1c-retry-me")
             .json(&json!({ "title": "milk" }))
             .send()
     };
@@ -53,8 +55,8 @@ async fn an_idempotency_key_makes_a_retried_post_create_one_note() -> anyhow::Re
     assert_eq!(first.status(), StatusCode::CREATED);
     assert_eq!(retry.status(), StatusCode::CREATED);
     assert_eq!(first.headers()["location"], retry.headers()["location"]);
-    assert_eq!(retry.headers()["idempotent-replayed"], "true");
-    assert!(!first.headers().contains_key("idempotent-replayed"));
+    assert_eq!(retry.headers()[REPLAYED], "true");
+    assert!(!first.headers().contains_key(REPLAYED));
     assert_eq!(count(&client, &server.base_url).await?, 1);
     Ok(())
 }
@@ -67,7 +69,7 @@ async fn an_idempotency_key_reused_with_another_body_is_422() -> anyhow::Result<
         client
             .post(server.url("/notes"))
             .bearer_auth(writer())
-            .header("Idempotency-Key", "same-key")
+            .header(IDEMPOTENCY_KEY, "same-key")
             .json(&json!({ "title": title }))
             .send()
     };
@@ -152,10 +154,7 @@ async fn options_lists_allowed_methods_and_body_formats() -> anyhow::Result<()> 
         res.headers()["allow"],
         "GET, HEAD, PUT, PATCH, DELETE, OPTIONS"
     );
-    assert_eq!(
-        res.headers()["accept-patch"],
-        "application/merge-patch+json"
-    );
+    assert_eq!(res.headers()[ACCEPT_PATCH], MERGE_PATCH);
     Ok(())
 }
 
@@ -174,7 +173,7 @@ async fn a_merge_patch_changes_only_the_fields_it_names() -> anyhow::Result<()> 
         client
             .patch(server.url(&location))
             .bearer_auth(writer())
-            .header("content-type", "application/merge-patch+json")
+            .header("content-type", MERGE_PATCH)
             .body(r#"{"body": "new", "tags": null}"#)
             .send()
     };
@@ -195,7 +194,7 @@ async fn a_merge_patch_removing_the_title_is_422() -> anyhow::Result<()> {
     let res = client
         .patch(server.url(&location))
         .bearer_auth(writer())
-        .header("content-type", "application/merge-patch+json")
+        .header("content-type", MERGE_PATCH)
         .body(r#"{"title": null}"#)
         .send()
         .await?;

@@ -1,5 +1,6 @@
 //! Accept picks the representation; Content-Type says what the body is.
 
+use http_basics::negotiate::{ACCEPT_PATCH, ACCEPT_POST, MERGE_PATCH};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -75,7 +76,7 @@ async fn an_unsupported_body_is_415_with_what_is_accepted() -> anyhow::Result<()
         .await?;
     assert_eq!(post.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert!(
-        post.headers()["accept-post"]
+        post.headers()[ACCEPT_POST]
             .to_str()?
             .contains("application/json")
     );
@@ -95,9 +96,6 @@ async fn an_unsupported_body_is_415_with_what_is_accepted() -> anyhow::Result<()
         .send()
         .await?;
     assert_eq!(patch.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(
-        patch.headers()["accept-patch"],
-        "application/merge-patch+json"
-    );
+    assert_eq!(patch.headers()[ACCEPT_PATCH], MERGE_PATCH);
     Ok(())
 }

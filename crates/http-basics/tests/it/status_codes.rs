@@ -1,4 +1,4 @@
-use http_basics::tour;
+use http_basics::demo::status_tour as tour;
 
 use crate::start;
 
