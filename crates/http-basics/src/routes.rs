@@ -2,9 +2,9 @@
 //!
 //! | resource | methods | what it shows |
 //! |---|---|---|
-//! | `/notes` | GET, HEAD, POST, OPTIONS | 201 + `Location`; `Idempotency-Key`; 406; 415; 413 |
-//! | `/notes/{id}` | GET, HEAD, PUT, PATCH, DELETE, OPTIONS | `ETag` / 304 / 412; merge patch; 409 |
-//! | `/notes/{id}/attachment` | GET, HEAD, PUT, OPTIONS | a raw-bytes body with its own media type |
+//! | `/notes` | GET, HEAD, POST, OPTIONS | 201 + `Location`; `Idempotency-Key`; 406; 415; 413; a collection `ETag` (304 on `If-None-Match`) |
+//! | `/notes/{id}` | GET, HEAD, PUT, PATCH, DELETE, OPTIONS | `ETag` and `Last-Modified`; 304 on `If-None-Match`, or on `If-Modified-Since` when no `If-None-Match` is sent; 412 on a stale `If-Match`; merge patch; 409 |
+//! | `/notes/{id}/attachment` | GET, HEAD, PUT, OPTIONS | a raw-bytes body with its own media type; an `ETag` only (304 on `If-None-Match`) |
 //! | `/admin/maintenance` | GET, HEAD, PUT, OPTIONS | 503 + `Retry-After` while on |
 //! | `/debug/fail` | GET | a deliberate internal failure: 500 without the cause |
 //!
@@ -12,7 +12,8 @@
 //! `support::routing`, the handling every server in the workspace shares). Writes check,
 //! in order: who is calling (401/403), how often (429), what the body is (415, 413, 400, 422),
 //! whether the note exists (404), whether the client's copy is current (412), and whether the
-//! note's state allows it (409). Nothing is written until every check has passed.
+//! note's state allows it (409). Nothing is written until every check has passed. Writes are
+//! guarded by `If-Match` only, never by a date: `If-Modified-Since` is a read-side validator.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
