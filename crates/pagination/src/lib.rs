@@ -15,9 +15,11 @@
 //! | [`consistency`] | a generic client that follows `next`, and a writer that changes the table |
 //! | [`config`] | typed configuration: cursor key, `limit` bounds, pool size |
 //! | [`error`] | the crate's error enum and its problem+json answers |
-//! | [`demo`] | the measured, narrated comparison `cargo demo pagination` runs |
+//! | [`demo`] | the measured, narrated comparison `cargo demo pagination` runs, one file per section |
+//! | [`app`] | `serve`: the demo's feed, seeded or reused, behind the server until Ctrl-C |
 #![doc = include_str!("../README.md")]
 
+pub mod app;
 pub mod config;
 pub mod consistency;
 pub mod cursor;

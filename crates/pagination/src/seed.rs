@@ -9,10 +9,22 @@
 use diesel::connection::SimpleConnection as _;
 use diesel::{Connection as _, QueryResult};
 use indicatif::{ProgressBar, ProgressStyle};
+use support::demo::DemoArgs;
 
 use crate::db::{AnyConnection, Db};
 use crate::error::Error;
 use crate::post;
+
+/// The feed the demo measures and `serve` serves: a million rows, enough for offset's cost to
+/// dwarf the fixed cost of a request.
+pub const FEED_ROWS: i64 = 1_000_000;
+/// The feed with `--quick`: small enough to seed in a second, large enough to show the trend.
+pub const QUICK_FEED_ROWS: i64 = 50_000;
+
+/// The feed's size for these demo flags.
+pub fn feed_rows(args: &DemoArgs) -> i64 {
+    args.pick(FEED_ROWS, QUICK_FEED_ROWS)
+}
 
 /// Rows per generated INSERT.
 const CHUNK: i64 = 50_000;
