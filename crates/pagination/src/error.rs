@@ -1,6 +1,6 @@
 //! The crate's one error type and how each variant reaches a client (RFC 9457 problem+json).
 
-use actix_web::http::StatusCode;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 use support::Problem;
 use support::db::DbError;
@@ -32,6 +32,7 @@ impl Error {
         }
     }
 
+    /// The problem+json body, without side effects (the cause is logged in `error_response`).
     fn problem(&self) -> Problem {
         match self {
             Error::InvalidCursor(reason) => Problem::bad_request(format!(
@@ -43,19 +44,17 @@ impl Error {
                 Problem::bad_request(format!("Parameter `{name}`: {message}"))
                     .with_field_error(*name, message.clone())
             }
-            Error::Unavailable(cause) => {
-                tracing::error!(error = ?cause, "database unavailable");
-                Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                    .with_detail("The database is busy; retry shortly.")
-                    .with_header("Retry-After", "1")
-            }
-            Error::Unexpected(cause) => {
-                tracing::error!(error = ?cause, "unexpected error");
-                Problem::internal()
-            }
+            Error::Unavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail("The database is busy; retry shortly.")
+                .with_header(header::RETRY_AFTER.as_str(), RETRY_AFTER_SECS),
+            Error::Unexpected(_) => Problem::internal(),
         }
     }
 }
+
+/// How long a client refused with 503 should wait: the pool hands out a connection again as soon
+/// as one is returned, so a second is the right order of magnitude.
+pub const RETRY_AFTER_SECS: &str = "1";
 
 impl From<DbError> for Error {
     /// No connection is a 503 (the client may retry); a failed query or a dead blocking task is
@@ -69,6 +68,7 @@ impl From<DbError> for Error {
 }
 
 impl ResponseError for Error {
+    /// Pure: actix asks for the status more than once per response, so nothing here logs.
     fn status_code(&self) -> StatusCode {
         match self {
             Error::InvalidCursor(_) | Error::InvalidParameter { .. } => StatusCode::BAD_REQUEST,
@@ -77,7 +77,42 @@ impl ResponseError for Error {
         }
     }
 
+    /// Called once per error response: the one place a cause is logged. The client gets a fixed
+    /// sentence; the cause may name hosts or internals.
     fn error_response(&self) -> HttpResponse {
+        match self {
+            Error::Unavailable(cause) => tracing::error!(error = ?cause, "database unavailable"),
+            Error::Unexpected(cause) => tracing::error!(error = ?cause, "unexpected error"),
+            // The client's own mistakes: the status and the body say it all.
+            Error::InvalidCursor(_) | Error::InvalidParameter { .. } => {}
+        }
         self.problem().to_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_maps_to_its_documented_status_and_a_503_says_when_to_retry() {
+        let cases = [
+            (Error::InvalidCursor("bad signature"), 400),
+            (Error::parameter("limit", "too large"), 400),
+            (Error::Unavailable(anyhow::anyhow!("pool timed out")), 503),
+            (Error::Unexpected(anyhow::anyhow!("boom")), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(error.status_code().as_u16(), status, "{error}");
+            assert_eq!(error.problem().status_code().as_u16(), status, "{error}");
+        }
+        let busy = Error::from(DbError::Unavailable("timed out".into())).error_response();
+        assert_eq!(busy.status().as_u16(), 503);
+        assert_eq!(
+            busy.headers()
+                .get(header::RETRY_AFTER)
+                .map(|v| v.as_bytes()),
+            Some(RETRY_AFTER_SECS.as_bytes())
+        );
     }
 }

@@ -31,6 +31,8 @@ use crate::seed::{self, Seeded};
 
 /// Rows per page everywhere in the demo.
 pub const LIMIT: u32 = 20;
+/// The longest any one request of the demo may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every section uses: the seeded feed, a server over it, a client, and the timing plan.
 #[derive(Debug)]
@@ -115,7 +117,11 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
     };
     let ctx = Context {
         server: support::server::spawn(|l| run(l, state))?,
-        client: reqwest::Client::new(),
+        // A deadline on every request, so a stuck server fails the demo instead of hanging it
+        // (the deepest offset page of a million rows takes well under a second in release).
+        client: reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .build()?,
         codec,
         config,
         backend,
