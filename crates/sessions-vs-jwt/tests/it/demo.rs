@@ -2,6 +2,7 @@
 
 use support::Settings;
 use support::demo::DemoArgs;
+use support::report::Block;
 
 /// The quick demo runs end to end and its tables show the lesson (memory sessions fail on the
 /// second instance; verify-only JWTs outlive logout; sessions do not).
@@ -32,5 +33,35 @@ async fn quick_demo_reports_every_section_with_the_expected_shape() -> anyhow::R
     );
     assert!(revocation.value("JWT (verify only)", "after logout: refused from") > Some(0.0));
     assert!(report.section("What you just saw").is_some());
+    Ok(())
+}
+
+/// Every measuring section records its typed figures in the report (what a chart reads), in the
+/// order the sections ran; only the closing paragraph has none.
+#[actix_web::test]
+async fn every_measuring_section_records_its_figures() -> anyhow::Result<()> {
+    let settings = Settings::from_env()?;
+
+    let report = sessions_vs_jwt::demo(&settings, &DemoArgs::for_tests()).await?;
+    let figures = |title: &str| {
+        report.section(title).map_or(0, |s| {
+            s.blocks
+                .iter()
+                .filter(|b| matches!(b, Block::Figures(_)))
+                .count()
+        })
+    };
+
+    // Login cost, bytes, authentication cost and the whole request share the first heading.
+    assert_eq!(figures(sessions_vs_jwt::demo::PER_REQUEST), 4);
+    for title in [
+        "Revocation: how long is the old credential still accepted?",
+        "Two instances behind a round-robin load balancer",
+        "The classic comparison, with a measured column beside each claim",
+        "Performance goals",
+    ] {
+        assert_eq!(figures(title), 1, "{title}");
+    }
+    assert_eq!(figures("What you just saw"), 0);
     Ok(())
 }

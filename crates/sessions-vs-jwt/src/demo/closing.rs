@@ -1,0 +1,581 @@
+//! "What you just saw": the closing paragraph, written from the sections' figures alone.
+//!
+//! Every sentence reads a figure and has wording for the case where it goes the other way: a
+//! loaded machine can make EdDSA verify faster than HS256, or a Redis session slower than its
+//! round trip; a broken setup can let a memory session succeed on both instances, or a
+//! verify-only token be refused at once. The paragraph never says what this run did not measure.
+
+use support::narrate::Narrator;
+use support::report::{format_number, format_ratio};
+
+use super::Mechanism;
+use super::authentication_cost::AuthenticationCost;
+use super::bytes_on_the_wire::CredentialBytes;
+use super::goals::Goals;
+use super::login_cost::{HashCostUsed, LoginCost};
+use super::revocation::{Refusal, Revocation};
+use super::two_instances::{Successes, TwoInstances};
+use super::whole_request::{WholeRequest, dominated_by_auth};
+
+pub const TITLE: &str = "What you just saw";
+/// Two medians within this factor of each other are "about the same": one scheduler hiccup on a
+/// loaded 2-core machine moves a microsecond median by more than a few percent.
+pub const ABOUT_THE_SAME: f64 = 1.25;
+
+/// What the paragraph reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures<'a> {
+    pub login: &'a LoginCost,
+    pub bytes: &'a CredentialBytes,
+    pub cost: &'a AuthenticationCost,
+    pub whole: &'a WholeRequest,
+    pub revocation: &'a Revocation,
+    pub routing: &'a TwoInstances,
+    pub goals: &'a Goals,
+}
+
+/// Prints the paragraph (the heading is printed by the demo's table of contents).
+pub fn section(n: &mut Narrator, figures: &Figures<'_>) {
+    n.say(&paragraph(figures));
+}
+
+/// One derived sentence (or two) per finding, then the recommendation.
+pub fn paragraph(f: &Figures<'_>) -> String {
+    let mut sentences = vec![
+        login(f),
+        memory(f),
+        hs256(f),
+        logged_out_token(f),
+        eddsa(f),
+        redis(f),
+        whole_request(f),
+        goals(f.goals),
+        recommendation(f),
+    ];
+    sentences.retain(|s| !s.is_empty());
+    sentences.join(" ")
+}
+
+fn us(v: f64) -> String {
+    format!("{} µs", format_number(v))
+}
+
+fn percent(s: Successes) -> String {
+    format!("{} %", format_number(s.percent()))
+}
+
+fn refused_at_once(r: &Refusal) -> bool {
+    r.after_logout == Some(0) && r.after_password_change == Some(0)
+}
+
+fn login(f: &Figures<'_>) -> String {
+    let login = f.login.login.p50_us();
+    let request = f.whole.memory.p50_us();
+    let cost = match f.login.hash_cost {
+        HashCostUsed::Owasp => "argon2id at the OWASP cost",
+        HashCostUsed::Cheap => "argon2id at the cheap test cost",
+    };
+    if login > request {
+        format!(
+            "Logging in took {} ({cost}), {} a whole memory-session GET /me: a price paid once per login, not per request.",
+            us(login),
+            format_ratio(login / request)
+        )
+    } else {
+        format!(
+            "Logging in took {} ({cost}), no more than a whole GET /me ({}): at this cost the hash protects little.",
+            us(login),
+            us(request)
+        )
+    }
+}
+
+fn memory(f: &Figures<'_>) -> String {
+    let cost = f.cost;
+    let mem = cost.memory.p50_us();
+    let mut others = vec![
+        ("an HS256 verification", cost.hs256_verify.p50_us()),
+        ("an EdDSA verification", cost.eddsa_verify.p50_us()),
+    ];
+    if let Some(r) = &cost.redis {
+        others.push(("a Redis session lookup", r.session.p50_us()));
+    }
+    let fastest = others
+        .iter()
+        .copied()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .filter(|(_, v)| *v < mem);
+    let head = match fastest {
+        None => format!("A memory session is the cheapest check ({} p50)", us(mem)),
+        Some((what, v)) => format!(
+            "A memory session check took {} p50, more than {what} ({}) in this run",
+            us(mem),
+            us(v)
+        ),
+    };
+    let rr = f.routing.round_robin.memory;
+    let sticky = f.routing.memory_sticky;
+    if rr.all() {
+        format!(
+            "{head}, and every round-robin request found it, which two separate processes cannot do: the second instance must have shared the first one's memory."
+        )
+    } else if sticky.all() {
+        format!(
+            "{head}, but only {} of round-robin requests found it (sticky routing: {}).",
+            percent(rr),
+            percent(sticky)
+        )
+    } else {
+        format!(
+            "{head}, but only {} of round-robin requests found it, and even sticky routing only {}.",
+            percent(rr),
+            percent(sticky)
+        )
+    }
+}
+
+fn hs256(f: &Figures<'_>) -> String {
+    let hs = f.cost.hs256_verify.p50_us();
+    let everywhere = f.routing.round_robin.plain_jwt;
+    let where_ = if everywhere.all() {
+        "and worked on both instances".to_owned()
+    } else {
+        format!(
+            "yet only {} of round-robin requests accepted it",
+            percent(everywhere)
+        )
+    };
+    let (jwt, cookie) = (f.bytes.hs256_bearer, f.bytes.memory_cookie);
+    #[allow(clippy::cast_precision_loss)] // header sizes, far below 2^52
+    let size = if jwt > cookie {
+        format!(
+            "but costs {jwt} bytes on every request against {cookie} for a cookie ({})",
+            format_ratio(jwt as f64 / cookie as f64)
+        )
+    } else {
+        format!("and at {jwt} bytes was no larger than the {cookie}-byte cookie")
+    };
+    format!(
+        "An HS256 JWT verifies in {} with no lookup {where_}, {size}.",
+        us(hs)
+    )
+}
+
+fn logged_out_token(f: &Figures<'_>) -> String {
+    let r = f.revocation;
+    let expiry = r.access_ttl_secs + r.leeway_secs;
+    match r.refused.plain_jwt.after_logout {
+        Some(0) => "A logged-out token verified by signature alone was refused at once, which a token without a lookup cannot do: something else refused it.".to_owned(),
+        Some(s) if s >= expiry => format!(
+            "A logged-out token kept working: it was first refused at +{s} s, once its exp and the {} s of leeway had passed.",
+            r.leeway_secs
+        ),
+        Some(s) => format!(
+            "A logged-out token kept working until +{s} s, before its exp (+{} s) had passed.",
+            r.access_ttl_secs
+        ),
+        None => format!(
+            "A logged-out token was still accepted +{} s later, when the probing stopped.",
+            r.horizon_secs
+        ),
+    }
+}
+
+fn eddsa(f: &Figures<'_>) -> String {
+    let (ed, hs) = (f.cost.eddsa_verify.p50_us(), f.cost.hs256_verify.p50_us());
+    let ratio = ed / hs;
+    if ratio > ABOUT_THE_SAME {
+        format!(
+            "An EdDSA verification took {}, {} HS256's: the price of tokens that other services verify with the public key alone.",
+            us(ed),
+            format_ratio(ratio)
+        )
+    } else if ratio < 1.0 / ABOUT_THE_SAME {
+        format!(
+            "An EdDSA verification took {}, less than HS256's {} in this run: here the public-key variant cost nothing extra.",
+            us(ed),
+            us(hs)
+        )
+    } else {
+        format!(
+            "An EdDSA verification took {}, about the same as HS256's {}.",
+            us(ed),
+            us(hs)
+        )
+    }
+}
+
+fn redis(f: &Figures<'_>) -> String {
+    let Some(cost) = &f.cost.redis else {
+        return "(Redis was not reachable: the Redis rows were left out.)".to_owned();
+    };
+    let (session, get) = (cost.session.p50_us(), cost.bare_get.p50_us());
+    let ratio = session / get;
+    let mut text = format!(
+        "A Redis session lookup took {} against {} for a bare GET ({}), and the JWT denylist check {}",
+        us(session),
+        us(get),
+        format_ratio(ratio),
+        us(cost.denylist.p50_us())
+    );
+    if ratio <= ABOUT_THE_SAME {
+        text.push_str(": the network round trip is nearly the whole cost.");
+    } else {
+        text.push_str(&format!(
+            ": the session logic added {} to the round trip.",
+            us(session - get)
+        ));
+    }
+    let behaved = |m: Mechanism| -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(r) = f.revocation.refused.get(m).filter(|r| !refused_at_once(r)) {
+            problems.push(match r.after_logout {
+                Some(s) if s > 0 => format!("was still accepted {s} s after logout"),
+                None => "was never refused after logout".to_owned(),
+                Some(_) => "outlived a password change".to_owned(),
+            });
+        }
+        if let Some(s) = f.routing.round_robin.get(m).filter(|s| !s.all()) {
+            problems.push(format!(
+                "succeeded on only {} of round-robin requests",
+                percent(*s)
+            ));
+        }
+        problems
+    };
+    let (session_problems, token_problems) = (
+        behaved(Mechanism::RedisSession),
+        behaved(Mechanism::CheckedJwt),
+    );
+    if session_problems.is_empty() && token_problems.is_empty() {
+        text.push_str(" Both were refused at once after logout and a password change, and worked on both instances.");
+    }
+    for (label, problems) in [
+        ("The Redis session", session_problems),
+        ("The denylisted token", token_problems),
+    ] {
+        if !problems.is_empty() {
+            text.push_str(&format!(" {label} {}.", problems.join(" and ")));
+        }
+    }
+    text
+}
+
+fn whole_request(f: &Figures<'_>) -> String {
+    let medians: Vec<f64> = f.whole.iter().map(|(_, m)| m.p50_us()).collect();
+    let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
+    let slowest = medians.iter().copied().fold(0.0, f64::max);
+    let verdict = match dominated_by_auth(f.whole, f.cost) {
+        None => "the authentication step was the smaller part of every one".to_owned(),
+        Some((m, share)) => format!(
+            "for the {} the authentication step was most of it ({} %)",
+            m.label(),
+            format_number(share * 100.0)
+        ),
+    };
+    format!(
+        "Over loopback HTTP a whole GET /me took {} to {} at the median: {verdict}.",
+        us(fastest),
+        us(slowest)
+    )
+}
+
+fn goals(g: &Goals) -> String {
+    let hs = g.hs256_verify_us;
+    let hs_text = format!("HS256 verification below {} µs", format_number(hs.target));
+    let redis_text = |target: f64| {
+        format!(
+            "a Redis session within {} of a bare GET",
+            format_ratio(target)
+        )
+    };
+    let mut met = Vec::new();
+    let mut missed = Vec::new();
+    if hs.met {
+        met.push(hs_text);
+    } else {
+        missed.push(format!("{hs_text} (measured {})", us(hs.measured)));
+    }
+    match g.redis_over_bare_get {
+        Some(r) if r.met => met.push(redis_text(r.target)),
+        Some(r) => missed.push(format!(
+            "{} (measured {})",
+            redis_text(r.target),
+            format_ratio(r.measured)
+        )),
+        None => {}
+    }
+    let mut text = String::new();
+    if !met.is_empty() {
+        text.push_str(&format!("Goals met: {}.", met.join("; ")));
+    }
+    if !missed.is_empty() {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&format!("Goals missed: {}.", missed.join("; ")));
+    }
+    text
+}
+
+fn recommendation(f: &Figures<'_>) -> String {
+    let advice = "Recommendation: for a web app, keep sessions in a shared store (Redis) behind an HttpOnly, SameSite=Lax, __Host- cookie; use short-lived JWTs where a service must verify without calling home, and pair them with rotating refresh tokens and a denylist when logout must mean logout";
+    let redis_session = (
+        f.routing.round_robin.redis,
+        f.revocation.refused.redis.as_ref(),
+    );
+    match redis_session {
+        (Some(rr), Some(r)) if rr.all() && refused_at_once(r) => format!(
+            "{advice}: the shared store is what made the session work on both instances and die at logout here."
+        ),
+        (Some(_), Some(_)) => format!(
+            "{advice}, although this run's Redis sessions did not show it (see above): check the setup before trusting these figures."
+        ),
+        _ => format!(
+            "{advice}; this run had no Redis, so it could not show the shared store at work."
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use support::measure::Measurement;
+
+    use super::*;
+    use crate::demo::PerMechanism;
+    use crate::demo::authentication_cost::RedisCost;
+    use crate::demo::goals::Goal;
+
+    fn m(p50_us: f64) -> Measurement {
+        let d = Duration::from_secs_f64(p50_us / 1e6);
+        Measurement {
+            ok: 1,
+            errors: 0,
+            elapsed: d,
+            mean: d,
+            p50: d,
+            p90: d,
+            p99: d,
+            max: d,
+            throughput: 1.0,
+        }
+    }
+
+    fn all(n: u64) -> Successes {
+        Successes {
+            requests: n,
+            succeeded: n,
+        }
+    }
+
+    fn refusal(after: u64) -> Refusal {
+        Refusal {
+            after_logout: Some(after),
+            after_password_change: Some(after),
+            probes: 2,
+        }
+    }
+
+    /// Figures shaped like a real release run: what the lesson expects.
+    struct Owned {
+        login: LoginCost,
+        bytes: CredentialBytes,
+        cost: AuthenticationCost,
+        whole: WholeRequest,
+        revocation: Revocation,
+        routing: TwoInstances,
+        goals: Goals,
+    }
+
+    impl Owned {
+        fn expected() -> Self {
+            Self {
+                login: LoginCost {
+                    hash_cost: HashCostUsed::Owasp,
+                    login: m(25_000.0),
+                },
+                bytes: CredentialBytes {
+                    memory_cookie: 61,
+                    redis_cookie: Some(63),
+                    hs256_bearer: 473,
+                    eddsa_bearer: 554,
+                },
+                cost: AuthenticationCost {
+                    memory: m(0.1),
+                    hs256_verify: m(3.3),
+                    eddsa_verify: m(62.0),
+                    redis: Some(RedisCost {
+                        bare_get: m(100.0),
+                        session: m(105.0),
+                        denylist: m(101.0),
+                        checked_jwt: m(110.0),
+                    }),
+                },
+                whole: PerMechanism {
+                    memory: m(70.0),
+                    redis: Some(m(300.0)),
+                    plain_jwt: m(75.0),
+                    checked_jwt: Some(m(250.0)),
+                },
+                revocation: Revocation {
+                    step_secs: 30,
+                    horizon_secs: 990,
+                    access_ttl_secs: 900,
+                    leeway_secs: 30,
+                    refused: PerMechanism {
+                        memory: refusal(0),
+                        redis: Some(refusal(0)),
+                        plain_jwt: refusal(930),
+                        checked_jwt: Some(refusal(0)),
+                    },
+                },
+                routing: TwoInstances {
+                    round_robin: PerMechanism {
+                        memory: Successes {
+                            requests: 200,
+                            succeeded: 100,
+                        },
+                        redis: Some(all(200)),
+                        plain_jwt: all(200),
+                        checked_jwt: Some(all(200)),
+                    },
+                    memory_sticky: all(200),
+                },
+                goals: Goals {
+                    hs256_verify_us: Goal {
+                        measured: 3.3,
+                        target: 5.0,
+                        met: true,
+                    },
+                    redis_over_bare_get: Some(Goal {
+                        measured: 1.05,
+                        target: 1.3,
+                        met: true,
+                    }),
+                },
+            }
+        }
+
+        fn paragraph(&self) -> String {
+            paragraph(&Figures {
+                login: &self.login,
+                bytes: &self.bytes,
+                cost: &self.cost,
+                whole: &self.whole,
+                revocation: &self.revocation,
+                routing: &self.routing,
+                goals: &self.goals,
+            })
+        }
+    }
+
+    #[test]
+    fn the_expected_figures_give_the_lesson() {
+        let text = Owned::expected().paragraph();
+        for phrase in [
+            "A memory session is the cheapest check (0.100 µs p50), but only 50 % of round-robin requests found it (sticky routing: 100 %)",
+            "verifies in 3.30 µs with no lookup and worked on both instances, but costs 473 bytes on every request against 61 for a cookie (7.75×)",
+            "first refused at +930 s, once its exp",
+            "An EdDSA verification took 62 µs, 18.8× HS256's",
+            "the network round trip is nearly the whole cost",
+            "Both were refused at once",
+            "Goals met: HS256 verification below 5 µs; a Redis session within 1.30× of a bare GET.",
+            "made the session work on both instances",
+        ] {
+            assert!(text.contains(phrase), "missing {phrase:?} in:\n{text}");
+        }
+    }
+
+    /// The same paragraph from figures that go the other way: each sentence must follow them.
+    #[test]
+    fn contrary_figures_change_every_claim_they_touch() {
+        let mut f = Owned::expected();
+        f.cost.eddsa_verify = m(2.0); // EdDSA faster than HS256
+        f.cost.memory = m(50.0); // memory slower than a signature check
+        f.routing.round_robin.memory = all(200); // a memory session found on both instances
+        f.revocation.refused.plain_jwt = refusal(0); // a verify-only token refused at once
+        f.bytes.hs256_bearer = 40; // a token smaller than the cookie
+        if let Some(redis) = &mut f.cost.redis {
+            redis.session = m(300.0); // the session logic dwarfs the round trip
+        }
+        f.routing.round_robin.checked_jwt = Some(Successes {
+            requests: 200,
+            succeeded: 150,
+        });
+        f.goals.hs256_verify_us = Goal {
+            measured: 7.0,
+            target: 5.0,
+            met: false,
+        };
+
+        let text = f.paragraph();
+
+        for (phrase, because) in [
+            ("less than HS256's 3.30 µs", "EdDSA was faster"),
+            (
+                "more than an EdDSA verification (2 µs)",
+                "memory was not the cheapest",
+            ),
+            (
+                "every round-robin request found it, which two separate processes cannot do",
+                "memory succeeded on both",
+            ),
+            (
+                "was refused at once, which a token without a lookup cannot do",
+                "the plain token was refused",
+            ),
+            ("no larger than the 61-byte cookie", "the token was smaller"),
+            (
+                "the session logic added 200 µs",
+                "the session cost more than its GET",
+            ),
+            (
+                "The denylisted token succeeded on only 75 %",
+                "the checked token failed on B",
+            ),
+            (
+                "Goals missed: HS256 verification below 5 µs (measured 7 µs)",
+                "the goal was missed",
+            ),
+        ] {
+            assert!(
+                text.contains(phrase),
+                "{because}: missing {phrase:?} in:\n{text}"
+            );
+        }
+        for stale in [
+            "cheapest check",
+            "only 50 %",
+            "HS256's:",
+            "nearly the whole cost",
+            "Both were refused",
+        ] {
+            assert!(
+                !text.contains(stale),
+                "{stale:?} survived contrary figures:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_redis_the_paragraph_says_what_it_left_out() {
+        let mut f = Owned::expected();
+        f.cost.redis = None;
+        f.bytes.redis_cookie = None;
+        f.whole.redis = None;
+        f.whole.checked_jwt = None;
+        f.revocation.refused.redis = None;
+        f.revocation.refused.checked_jwt = None;
+        f.routing.round_robin.redis = None;
+        f.routing.round_robin.checked_jwt = None;
+        f.goals.redis_over_bare_get = None;
+
+        let text = f.paragraph();
+
+        assert!(text.contains("Redis was not reachable"), "{text}");
+        assert!(text.contains("could not show the shared store"), "{text}");
+        assert!(!text.contains("bare GET ("), "{text}");
+    }
+}
