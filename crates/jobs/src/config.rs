@@ -3,14 +3,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::Settings;
+use support::{Service, Services, Settings};
 
-use crate::backoff::Backoff;
 use crate::backends::in_process::{self, InProcess};
 use crate::backends::rabbitmq::RabbitQueue;
 use crate::backends::redis_list::RedisList;
 use crate::backends::redis_stream::RedisStream;
+use crate::backoff::Backoff;
 use crate::job::{Queue, QueueError};
+use crate::worker::WorkerOptions;
 
 /// Prefix of every Redis key and RabbitMQ queue this crate creates outside tests.
 pub const QUEUE_PREFIX: &str = "jobs";
@@ -43,6 +44,17 @@ impl JobsConfig {
     }
 }
 
+impl JobsConfig {
+    /// A worker pool as this configuration describes it, with no crash point.
+    pub fn worker_options(&self) -> WorkerOptions {
+        WorkerOptions {
+            workers: self.workers,
+            backoff: self.backoff,
+            crash: None,
+        }
+    }
+}
+
 /// The backends that keep jobs in a queue (the synchronous baseline keeps none).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendKind {
@@ -53,6 +65,13 @@ pub enum BackendKind {
     RabbitMq,
 }
 
+/// Figures name a backend by its table label.
+impl serde::Serialize for BackendKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.label())
+    }
+}
+
 impl BackendKind {
     pub const ALL: [BackendKind; 4] = [
         BackendKind::InProcess,
@@ -60,6 +79,18 @@ impl BackendKind {
         BackendKind::RedisStream,
         BackendKind::RabbitMq,
     ];
+
+    /// The backends whose service answered the probe (in-process always), in [`Self::ALL`]'s order.
+    pub fn available(services: &Services) -> Vec<BackendKind> {
+        Self::ALL
+            .into_iter()
+            .filter(|k| match k {
+                BackendKind::InProcess => true,
+                BackendKind::Redis | BackendKind::RedisStream => services.is_up(Service::Redis),
+                BackendKind::RabbitMq => services.is_up(Service::RabbitMq),
+            })
+            .collect()
+    }
 
     /// The name in tables.
     pub fn label(self) -> &'static str {

@@ -24,7 +24,8 @@
 //! | [`thumbnail`] | the CPU-bound job: decode, resize, encode with `image` |
 //! | [`bare`] | plain lapin loops: the broker's own ceiling, for the demo |
 //! | [`config`] | typed configuration and the backend factory |
-//! | [`demo`] | the narrated, measured comparison |
+//! | [`serve`] | `serve`: the service on the best reachable backend, for curl |
+//! | [`demo`] | the narrated, measured comparison: one file per section, the closing paragraph from their figures |
 #![doc = include_str!("../README.md")]
 
 pub mod backends;
@@ -37,6 +38,7 @@ pub mod job;
 pub mod mail;
 pub mod routes;
 pub mod runner;
+pub mod serve;
 pub mod status;
 pub mod thumbnail;
 pub mod worker;

@@ -18,6 +18,9 @@ use uuid::Uuid;
 
 /// Path of the send endpoint.
 pub const SEND_PATH: &str = "/send";
+/// The latency the demo and `serve` give the mail service: about what a real provider's API
+/// takes to accept a message.
+pub const DEFAULT_LATENCY: Duration = Duration::from_millis(200);
 /// Recipients containing this always fail while bouncing is on: a job that can never succeed.
 pub const BOUNCE_MARKER: &str = "bounce";
 

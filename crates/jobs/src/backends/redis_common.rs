@@ -238,7 +238,9 @@ impl Every {
     /// up its predecessor's stalled jobs without waiting).
     pub(crate) fn new(every: Duration, now: bool) -> Self {
         let start = if now {
-            Instant::now().checked_sub(every).unwrap_or_else(Instant::now)
+            Instant::now()
+                .checked_sub(every)
+                .unwrap_or_else(Instant::now)
         } else {
             Instant::now()
         };

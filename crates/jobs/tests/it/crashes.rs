@@ -70,8 +70,8 @@ const RELIABLE: [BackendKind; 3] = [
 /// timeout, the Redis Stream's XAUTOCLAIM from the dead consumer's PEL, RabbitMQ's requeue when
 /// the worker's connection dies.
 #[actix_web::test]
-async fn reliable_backends_redeliver_a_job_whose_worker_was_killed_before_ack()
--> anyhow::Result<()> {
+async fn reliable_backends_redeliver_a_job_whose_worker_was_killed_before_ack() -> anyhow::Result<()>
+{
     on_backends(&RELIABLE, killed_before_ack_is_redelivered).await
 }
 

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use jobs::BackendKind;
-use jobs::job::{Job, Task};
 use jobs::backends::redis_stream::{RedisStream, WORKER_GROUP};
+use jobs::job::{Job, Task};
 use jobs::status::Status;
 
 use crate::Harness;

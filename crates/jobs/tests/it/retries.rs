@@ -48,9 +48,10 @@ async fn failing_job_walks_the_schedule(kind: BackendKind) -> anyhow::Result<()>
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].id, Some(job.id));
     assert!(
-        dead[0]
-            .reason
-            .contains(&format!("gave up after {} attempts", h.config.backoff.max_attempts)),
+        dead[0].reason.contains(&format!(
+            "gave up after {} attempts",
+            h.config.backoff.max_attempts
+        )),
         "{}",
         dead[0].reason
     );
