@@ -1,13 +1,17 @@
 //! Wiring: open the store and Redis (or say why not), build every strategy over every tier, and
 //! mount them under parallel prefixes: `/no-cache`, `/moka/cache-aside`, `/redis/write-back`, ...
+//! [`serve`] is the whole server `main` starts.
 
+use std::net::TcpListener;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use support::cli::ServeArgs;
 use support::db::Target;
-use support::{Service, Services};
+use support::{Service, Services, Settings};
 
-use crate::clock::Clock;
+use crate::AppState;
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, INVALIDATION_CHANNEL};
 use crate::http::Mounted;
 use crate::store::Store;
@@ -24,7 +28,7 @@ use crate::tiers::redis::{self as redis_tier, RedisTier};
 use crate::tiers::two_tier::TwoTier;
 
 /// Where a strategy keeps its entries: the `src/tiers/` axis.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TierKind {
     Moka,
@@ -56,7 +60,7 @@ impl TierKind {
 
 /// The strategies mounted on every tier: the `src/strategies/` axis (no-cache is mounted once,
 /// having no tier). The names are the route prefixes' second segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyKind {
     /// Cache-aside, invalidating (deleting the key) on a write.
@@ -205,4 +209,26 @@ pub async fn mount_all(
         }
     }
     Ok(mounted)
+}
+
+/// The server `serve` runs: every strategy mounted (see [`mount_all`]) on the store and Redis the
+/// settings name, until the process is stopped.
+pub async fn serve(settings: &Settings, args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::new(settings.clone());
+    let services =
+        Services::probe_only(&config.settings, &[Service::Postgres, Service::Redis]).await;
+    for line in services.summary_lines() {
+        tracing::info!("{line}");
+    }
+    let store = open_store(&config, &services).await?;
+    let redis = open_redis(&config, &services)?;
+    let mounted = mount_all(&config, &store, redis.as_ref(), Arc::new(SystemClock)).await?;
+    let listener = TcpListener::bind(args.address())
+        .with_context(|| format!("Failed to bind {}:{}", args.host, args.port))?;
+    tracing::info!(
+        "serving on http://{}/ (GET / lists the prefixes)",
+        listener.local_addr()?
+    );
+    crate::run(listener, AppState { mounted })?.await?;
+    Ok(())
 }

@@ -45,11 +45,14 @@ async fn read_through_turns_concurrent_cold_requests_into_one_load() -> anyhow::
 #[tokio::test]
 async fn cache_aside_without_coalescing_loads_once_per_concurrent_miss() -> anyhow::Result<()> {
     let (store, _db) = store("ca_stampede").await?;
-    let strategy = CacheAside::new(deps(&store, moka(), manual_clock()), OnWrite::Invalidate);
+    // The stampede's stated load cost: a local read can finish (and fill the cache) while
+    // join_all is still starting the later requests, which would then hit. With the load costing
+    // more than starting 200 requests does, every request is in flight before the first load
+    // returns, which is the situation this claim is about.
+    let slow = store.with_read_latency(caching_strategies::demo::STAMPEDE_LOAD_LATENCY);
+    let strategy = CacheAside::new(deps(&slow, moka(), manual_clock()), OnWrite::Invalidate);
     let before = store.queries();
 
-    // join_all polls every request once before any store read can complete, so all of them
-    // find the key cold: the stampede.
     let results = join_all((0..CONCURRENT).map(|_| strategy.get_post(6))).await;
 
     assert!(results.iter().all(Result::is_ok));

@@ -1,9 +1,13 @@
-//! The demo itself: it runs (quick, silent) and reports every section with measured tables.
+//! The demo itself: it runs (quick, silent) and reports every section with measured tables and
+//! the typed figures the closing paragraph was built from.
 
+use caching_strategies::demo::stampede::{REQUESTS, StampedeFigures};
 use support::demo::DemoArgs;
+use support::report::Block;
 
 /// The quick demo finishes and its report holds every section, each with at least one table
-/// (sections that need Redis say why they are empty when it is missing).
+/// (sections that need Redis say why they are empty when it is missing), and the stampede's
+/// figures say what the lesson says: one load per request without coalescing, one with it.
 #[actix_web::test]
 async fn the_quick_demo_reports_every_section() -> anyhow::Result<()> {
     let settings = support::Settings::from_env()?;
@@ -14,23 +18,28 @@ async fn the_quick_demo_reports_every_section() -> anyhow::Result<()> {
         "Speed",
         "Stampede",
         "Correctness",
+        "Across instances",
+        "Redis lost mid-run",
         "HTTP caching",
         "What you just saw",
     ] {
         assert!(report.section(title).is_some(), "missing section {title}");
     }
     assert!(report.tables().count() >= 8);
-    let stampede = report
+    let figures = report
         .section("Stampede")
-        .and_then(|s| s.tables().next())
-        .ok_or_else(|| anyhow::anyhow!("no stampede table"))?;
-    assert_eq!(
-        stampede.value("moka / read-through (post by id)", "DB loads"),
-        Some(1.0)
-    );
-    assert_eq!(
-        stampede.value("moka / cache-aside (post by id)", "DB loads"),
-        Some(1000.0)
-    );
+        .and_then(|s| {
+            s.blocks.iter().find_map(|b| match b {
+                Block::Figures(value) => Some(value.clone()),
+                _ => None,
+            })
+        })
+        .ok_or_else(|| anyhow::anyhow!("no stampede figures"))?;
+    let stampede: StampedeFigures = serde_json::from_value(figures)?;
+    let loads = |row: Option<&caching_strategies::demo::stampede::StampedeRow>| {
+        row.map(|r| (r.requests, r.db_loads))
+    };
+    assert_eq!(loads(stampede.coalesced()), Some((REQUESTS, 1)));
+    assert_eq!(loads(stampede.unprotected()), Some((REQUESTS, REQUESTS)));
     Ok(())
 }

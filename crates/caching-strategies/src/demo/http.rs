@@ -1,0 +1,209 @@
+//! HTTP caching: the same posts over HTTP, a client that revalidates with `If-None-Match`
+//! against one that always asks plainly.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, LAST_MODIFIED};
+use serde::{Deserialize, Serialize};
+use support::Plan;
+use support::measure::measure;
+use support::narrate::Narrator;
+use support::report::{Table, Unit};
+
+use super::Bench;
+use crate::app::{StrategyKind, TierKind};
+use crate::http::Mounted;
+use crate::{AppState, run as serve_on};
+
+/// The hottest posts, which both clients read over and over.
+const HOT_POSTS: i64 = 20;
+
+/// One client's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientRow {
+    /// Whether it kept ETags and sent `If-None-Match`.
+    pub revalidating: bool,
+    pub p50_us: f64,
+    pub oks: u64,
+    pub not_modified: u64,
+    pub body_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HttpFigures {
+    /// The transcript's second request (current ETag): 304 expected.
+    pub revalidated_status: u16,
+    /// The transcript's last request (the ETag from before an update): 200 expected.
+    pub after_update_status: u16,
+    pub clients: Vec<ClientRow>,
+}
+
+impl HttpFigures {
+    pub fn client(&self, revalidating: bool) -> Option<&ClientRow> {
+        self.clients.iter().find(|c| c.revalidating == revalidating)
+    }
+}
+
+pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<HttpFigures> {
+    n.section("HTTP caching");
+    n.say(
+        "The same posts over HTTP (moka cache-aside on the server). One client keeps each post's \
+         ETag and revalidates with If-None-Match; the other always asks plainly. Both read the 20 \
+         hottest posts over and over; one post is updated half-way.",
+    );
+    let strategy = b
+        .strategy(TierKind::Moka, StrategyKind::CacheAside, "http")
+        .await?;
+    let prefix = format!(
+        "/{}/{}",
+        TierKind::Moka.name(),
+        StrategyKind::CacheAside.name()
+    );
+    let state = AppState {
+        mounted: vec![Mounted {
+            prefix: prefix.clone(),
+            strategy,
+        }],
+    };
+    let server = support::server::spawn(|l| serve_on(l, state))?;
+    let client = reqwest::Client::new();
+    let url = |id: i64| server.url(&format!("{prefix}/posts/{id}"));
+
+    let mut transcript = Vec::new();
+    let first = client.get(url(1)).send().await?;
+    let etag = header(&first, ETAG);
+    transcript.push(format!(
+        "GET /posts/1 → {} ETag: {etag}  Cache-Control: {}  Last-Modified: {}",
+        first.status().as_u16(),
+        header(&first, CACHE_CONTROL),
+        header(&first, LAST_MODIFIED)
+    ));
+    let again = client
+        .get(url(1))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await?;
+    let revalidated_status = again.status().as_u16();
+    transcript.push(format!(
+        "GET /posts/1, If-None-Match: {etag} → {revalidated_status} ({} body bytes)",
+        again.bytes().await?.len()
+    ));
+    let put = client
+        .put(url(1))
+        .json(&serde_json::json!({ "title": "A new title", "body": "A new body." }))
+        .send()
+        .await?;
+    transcript.push(format!(
+        "PUT /posts/1 → {} ETag: {}",
+        put.status().as_u16(),
+        header(&put, ETAG)
+    ));
+    let after = client
+        .get(url(1))
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await?;
+    let after_update_status = after.status().as_u16();
+    transcript.push(format!(
+        "GET /posts/1, If-None-Match: {etag} → {after_update_status} ETag: {}",
+        header(&after, ETAG)
+    ));
+    n.transcript(transcript);
+
+    let mut table = Table::latency("client")
+        .column("200s", Unit::Count)
+        .column("304s", Unit::Count)
+        .column("body bytes", Unit::Bytes);
+    let requests = if b.quick { 200 } else { 2_000 };
+    let mut clients = Vec::new();
+    for revalidate in [false, true] {
+        let etags: Mutex<HashMap<i64, String>> = Mutex::new(HashMap::new());
+        let (oks, not_modified, bytes) = (AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0));
+        let plan = Plan::iterations(requests)
+            .warmup(0)
+            .concurrency(4)
+            .budget(Duration::from_secs(10));
+        let m = measure(plan, |i| {
+            let id = 1 + i64::try_from(i).unwrap_or(0) % HOT_POSTS;
+            let known = if revalidate {
+                etags.lock().ok().and_then(|e| e.get(&id).cloned())
+            } else {
+                None
+            };
+            let (client, url, etags, oks, not_modified, bytes) =
+                (&client, url(id), &etags, &oks, &not_modified, &bytes);
+            async move {
+                if i == requests / 2 {
+                    client
+                        .put(url.clone())
+                        .json(&serde_json::json!({ "title": format!("Half-way {revalidate}"), "body": "Changed." }))
+                        .send()
+                        .await?;
+                }
+                let mut request = client.get(url);
+                if let Some(tag) = known {
+                    request = request.header(IF_NONE_MATCH, tag);
+                }
+                let response = request.send().await?;
+                let status = response.status();
+                if let Some(tag) = response.headers().get(ETAG).and_then(|v| v.to_str().ok())
+                    && let Ok(mut e) = etags.lock()
+                {
+                    e.insert(id, tag.to_owned());
+                }
+                let body = response.bytes().await?;
+                bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+                match status.as_u16() {
+                    200 => oks.fetch_add(1, Ordering::Relaxed),
+                    304 => not_modified.fetch_add(1, Ordering::Relaxed),
+                    other => anyhow::bail!("unexpected status {other}"),
+                };
+                anyhow::Ok(())
+            }
+        })
+        .await;
+        let row = ClientRow {
+            revalidating: revalidate,
+            p50_us: m.p50_us(),
+            oks: oks.load(Ordering::Relaxed),
+            not_modified: not_modified.load(Ordering::Relaxed),
+            body_bytes: bytes.load(Ordering::Relaxed),
+        };
+        let label = if revalidate {
+            "revalidating (If-None-Match)"
+        } else {
+            "plain (no validators)"
+        };
+        table.row_measured(
+            label,
+            &m,
+            [
+                row.oks.into(),
+                row.not_modified.into(),
+                row.body_bytes.into(),
+            ],
+        );
+        clients.push(row);
+    }
+    n.table(table);
+    server.stop().await;
+    let figures = HttpFigures {
+        revalidated_status,
+        after_update_status,
+        clients,
+    };
+    n.figures(&figures)?;
+    Ok(figures)
+}
+
+fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("–")
+        .to_owned()
+}
