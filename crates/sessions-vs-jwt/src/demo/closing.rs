@@ -15,7 +15,7 @@ use super::goals::Goals;
 use super::login_cost::{HashCostUsed, LoginCost};
 use super::revocation::{Refusal, Revocation};
 use super::two_instances::{Successes, TwoInstances};
-use super::whole_request::{WholeRequest, dominated_by_auth};
+use super::whole_request::{AuthShare, WholeRequest, auth_share};
 
 pub const TITLE: &str = "What you just saw";
 /// Two medians within this factor of each other are "about the same": one scheduler hiccup on a
@@ -56,8 +56,13 @@ pub fn paragraph(f: &Figures<'_>) -> String {
     sentences.join(" ")
 }
 
+/// A median in µs, or in ms from a millisecond up (a login is tens of thousands of µs).
 fn us(v: f64) -> String {
-    format!("{} µs", format_number(v))
+    if v >= 1_000.0 {
+        format!("{} ms", format_number(v / 1_000.0))
+    } else {
+        format!("{} µs", format_number(v))
+    }
 }
 
 fn percent(s: Successes) -> String {
@@ -265,12 +270,18 @@ fn whole_request(f: &Figures<'_>) -> String {
     let medians: Vec<f64> = f.whole.iter().map(|(_, m)| m.p50_us()).collect();
     let fastest = medians.iter().copied().fold(f64::INFINITY, f64::min);
     let slowest = medians.iter().copied().fold(0.0, f64::max);
-    let verdict = match dominated_by_auth(f.whole, f.cost) {
-        None => "the authentication step was the smaller part of every one".to_owned(),
-        Some((m, share)) => format!(
+    let verdict = match auth_share(f.whole, f.cost) {
+        AuthShare::Small => "the authentication step was the smaller part of every one".to_owned(),
+        AuthShare::Most(m, share) => format!(
             "for the {} the authentication step was most of it ({} %)",
             m.label(),
             format_number(share * 100.0)
+        ),
+        AuthShare::Exceeds(m, auth, whole) => format!(
+            "for the {} the in-process timing ({}) came out above the whole request ({}), so this run cannot say what share authentication takes",
+            m.label(),
+            us(auth),
+            us(whole)
         ),
     };
     format!(
@@ -557,6 +568,25 @@ mod tests {
                 "{stale:?} survived contrary figures:\n{text}"
             );
         }
+    }
+
+    /// Timed separately, an in-process median can exceed its whole request on a loaded machine:
+    /// the paragraph must not call that a share.
+    #[test]
+    fn an_in_process_timing_above_its_whole_request_is_not_called_a_share() {
+        let mut f = Owned::expected();
+        f.whole.checked_jwt = Some(m(100.0));
+        if let Some(redis) = &mut f.cost.redis {
+            redis.checked_jwt = m(150.0);
+        }
+
+        let text = f.paragraph();
+
+        assert!(
+            text.contains("for the JWT + denylist the in-process timing (150 µs) came out above the whole request (100 µs)"),
+            "{text}"
+        );
+        assert!(!text.contains("most of it"), "{text}");
     }
 
     #[test]
