@@ -25,6 +25,8 @@ pub struct JobsConfig {
     pub backoff: Backoff,
     /// Redis (list and stream): how long an in-flight job may go without an ack before it is handed to another worker.
     pub visibility_timeout: Duration,
+    /// Redis (list and stream): the longest a worker blocks waiting for a job.
+    pub redis_block: Duration,
     /// RabbitMQ: unacknowledged deliveries per consumer.
     pub prefetch: u16,
     /// In-process: jobs waiting before enqueue answers "full" (503).
@@ -38,6 +40,7 @@ impl JobsConfig {
             workers: 4,
             backoff: Backoff::default(),
             visibility_timeout: Duration::from_secs(5),
+            redis_block: crate::backends::redis_common::DEFAULT_BLOCK,
             prefetch: 32,
             in_process_capacity: in_process::DEFAULT_CAPACITY,
         }
@@ -112,11 +115,13 @@ impl BackendKind {
             }
             BackendKind::Redis => Arc::new(
                 RedisList::connect(&config.settings.redis_url, name, config.visibility_timeout)
-                    .await?,
+                    .await?
+                    .with_block(config.redis_block),
             ),
             BackendKind::RedisStream => Arc::new(
                 RedisStream::connect(&config.settings.redis_url, name, config.visibility_timeout)
-                    .await?,
+                    .await?
+                    .with_block(config.redis_block),
             ),
             BackendKind::RabbitMq => Arc::new(
                 RabbitQueue::connect(&config.settings.amqp_url, name, config.prefetch).await?,

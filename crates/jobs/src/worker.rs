@@ -158,11 +158,21 @@ struct Worker {
 
 impl Worker {
     async fn run(self, cancel: CancellationToken, drain: CancellationToken) {
+        let mut draining = false;
         loop {
             // `biased`: once shutdown is asked for, no new job is taken even if one is ready.
+            // A drain request interrupts a waiting `consume` (only the in-process queue drains,
+            // and its receive is cancel-safe), so an idle worker notices at once, not a poll later.
             let next = tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
+                () = drain.cancelled(), if !draining => {
+                    draining = true;
+                    if self.queue.pending().await.unwrap_or(0) == 0 {
+                        break;
+                    }
+                    continue;
+                }
                 next = self.queue.consume() => next,
             };
             match next {

@@ -165,7 +165,11 @@ impl Queue for InProcess {
     }
 
     async fn pending(&self) -> Result<u64, QueueError> {
-        let queued = self.rx.lock().await.len() as u64;
+        // Counted from the sender's free slots, not `rx.len()`: the receiver's lock is held by
+        // a worker waiting in `consume`, and a status count should not wait for its poll to end.
+        let queued = lock(&self.tx)
+            .as_ref()
+            .map_or(0, |tx| tx.max_capacity() - tx.capacity()) as u64;
         Ok(queued + self.delayed.load(Ordering::Relaxed))
     }
 

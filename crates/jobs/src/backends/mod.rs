@@ -16,7 +16,7 @@
 
 pub mod in_process;
 pub mod rabbitmq;
-mod redis_common;
+pub mod redis_common;
 pub mod redis_list;
 pub mod redis_stream;
 pub mod synchronous;

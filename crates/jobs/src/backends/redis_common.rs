@@ -26,8 +26,11 @@ use uuid::Uuid;
 
 use crate::job::{DeadLetter, Delivery, Job, QueueError, now_ms};
 
-/// How long a worker blocks (`BLMOVE`, `XREADGROUP`) before looking at timers again.
-pub(crate) const BLOCK: Duration = Duration::from_millis(100);
+/// How long a worker blocks (`BLMOVE`, `XREADGROUP`) before looking at timers again, by default.
+/// A blocked command also holds its pooled connection: a command sent on that connection after
+/// a worker stopped mid-block (shutdown) waits for the block to end, so shorter blocks make
+/// shutdown quicker at the price of more idle round trips.
+pub const DEFAULT_BLOCK: Duration = Duration::from_millis(100);
 /// Shortest block, so a worker never spins on Redis.
 const MIN_BLOCK: Duration = Duration::from_millis(2);
 /// Most delayed jobs promoted per call.
@@ -41,6 +44,8 @@ pub(crate) struct Common {
     pub(crate) pool: Pool,
     pub(crate) delayed: String,
     pub(crate) dead: String,
+    /// The longest a worker blocks waiting for a job.
+    pub(crate) block: Duration,
 }
 
 impl std::fmt::Debug for Common {
@@ -65,6 +70,7 @@ impl Common {
             pool,
             delayed: format!("{prefix}:delayed"),
             dead: format!("{prefix}:dead"),
+            block: DEFAULT_BLOCK,
         })
     }
 
@@ -94,8 +100,9 @@ impl Common {
             .arg(PROMOTE_BATCH)
             .invoke_async(&mut conn)
             .await?;
-        Ok(u64::try_from(next_due).map_or(BLOCK, |due| {
-            Duration::from_millis(due.saturating_sub(now_ms())).clamp(MIN_BLOCK, BLOCK)
+        let block = self.block.max(MIN_BLOCK);
+        Ok(u64::try_from(next_due).map_or(block, |due| {
+            Duration::from_millis(due.saturating_sub(now_ms())).clamp(MIN_BLOCK, block)
         }))
     }
 

@@ -86,6 +86,13 @@ impl std::fmt::Debug for RedisList {
 }
 
 impl RedisList {
+    /// The same queue with workers blocking at most `block` for a job (default
+    /// [`DEFAULT_BLOCK`](super::redis_common::DEFAULT_BLOCK)).
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.common.block = block;
+        self
+    }
+
     /// A queue under `prefix` (e.g. `jobs:mail`); in-flight jobs are reclaimed after `visibility`.
     pub async fn connect(
         url: &str,

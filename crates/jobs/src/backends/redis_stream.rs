@@ -97,6 +97,13 @@ impl std::fmt::Debug for RedisStream {
 }
 
 impl RedisStream {
+    /// The same queue with workers blocking at most `block` for a job (default
+    /// [`DEFAULT_BLOCK`](super::redis_common::DEFAULT_BLOCK)).
+    pub fn with_block(mut self, block: Duration) -> Self {
+        self.common.block = block;
+        self
+    }
+
     /// The stream under `prefix`; entries idle unacked longer than `visibility` are reclaimed.
     pub async fn connect(
         url: &str,
@@ -263,7 +270,7 @@ impl Queue for RedisStream {
         let options = StreamReadOptions::default()
             .group(WORKER_GROUP, &self.consumer)
             .count(1)
-            .block(usize::try_from(block.as_millis()).unwrap_or(100));
+            .block(usize::try_from(block.as_millis()).unwrap_or(usize::MAX));
         let reply: Option<StreamReadReply> = conn
             .xread_options(&[&self.keys.log], &[">"], &options)
             .await?;

@@ -52,8 +52,8 @@ impl Ceiling {
 pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Ceiling> {
     let (args, config, sink) = (&ctx.args, &ctx.config, &ctx.sink);
     n.section("The bare broker: RabbitMQ's own ceiling, and how acks and confirms set it");
-    let count = args.pick(20_000u64, 1_000);
-    let each = args.pick(2_000u64, 100);
+    let count = args.pick(20_000u64, 300);
+    let each = args.pick(2_000u64, 30);
     n.say(&format!(
         "Plain lapin loops with no job framework: {count} persistent messages to a durable queue \
          with pipelined publisher confirms (publish all, collect the confirms), prefetch {}, \

@@ -128,7 +128,16 @@ impl CrashMatrix {
 }
 
 pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<CrashMatrix> {
-    let (config, sink) = (&ctx.config, &ctx.sink);
+    let sink = &ctx.sink;
+    // Quick runs wait less for Redis to reclaim a stalled job (the jobs here take milliseconds,
+    // far under either timeout, so neither runs a healthy job twice).
+    let mut config = ctx.config.clone();
+    config.visibility_timeout = Duration::from_millis(ctx.args.pick(500, 100));
+    let config = &config;
+    let idle = Idle {
+        poll: Duration::from_millis(ctx.args.pick(50, 20)),
+        at_least: Duration::from_millis(ctx.args.pick(200, 60)),
+    };
     n.section("Crash matrix: kill the worker, count the emails");
     n.say(&format!(
         "A worker takes a welcome-email job and is aborted (its task killed, its connection \
@@ -149,7 +158,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<CrashMatrix>
     for &kind in &ctx.kinds {
         for scenario in Scenario::ALL {
             let name = ctx.queue(&format!("crash_{}_{scenario:?}", kind.label()));
-            let row = crash_once(config, kind, sink, &name, scenario).await?;
+            let row = crash_once(config, kind, sink, &name, scenario, idle).await?;
             table.row(
                 format!("{} · {}", kind.label(), scenario.label()),
                 [
@@ -184,6 +193,7 @@ async fn crash_once(
     sink: &MailSink,
     name: &str,
     scenario: Scenario,
+    idle: Idle,
 ) -> anyhow::Result<CrashRow> {
     let runner = Arc::new(JobRunner::new(sink.send_url()));
     runner.set_idempotent(scenario.idempotent());
@@ -223,7 +233,7 @@ async fn crash_once(
     let mut one = config.worker_options();
     one.workers = 1;
     let pool = WorkerPool::start(fresh.clone(), runner.clone(), one);
-    settle(&runner, &jobs, &fresh, config.visibility_timeout).await;
+    settle(&runner, &jobs, &fresh, config.visibility_timeout, idle).await;
     pool.shutdown().await;
     fresh.delete().await?;
     let mut row = CrashRow {
@@ -244,9 +254,24 @@ async fn crash_once(
     Ok(row)
 }
 
+/// How `settle` decides that nothing will come back: the queue empty on three polls `poll` apart,
+/// and at least `at_least` after the restart (time for a broker to requeue what the dead
+/// connection held).
+#[derive(Debug, Clone, Copy)]
+struct Idle {
+    poll: Duration,
+    at_least: Duration,
+}
+
 /// Waits until every job finished, or nothing is left that could finish one (bounded either way:
 /// a job still missing at the deadline counts as lost in the table).
-async fn settle(runner: &JobRunner, jobs: &[Job], queue: &Arc<dyn Queue>, visibility: Duration) {
+async fn settle(
+    runner: &JobRunner,
+    jobs: &[Job],
+    queue: &Arc<dyn Queue>,
+    visibility: Duration,
+    idle: Idle,
+) {
     let started = Instant::now();
     let deadline = visibility * 4 + Duration::from_secs(2);
     let mut idle_polls = 0;
@@ -260,16 +285,16 @@ async fn settle(runner: &JobRunner, jobs: &[Job], queue: &Arc<dyn Queue>, visibi
         if all_done {
             return;
         }
-        // An empty queue three polls in a row (and past the first moments) means nothing will
-        // come back: that is how a lost job looks.
+        // An empty queue three polls in a row (and past `at_least`) means nothing will come
+        // back: that is how a lost job looks.
         idle_polls = if queue.pending().await.unwrap_or(1) == 0 {
             idle_polls + 1
         } else {
             0
         };
-        if idle_polls >= 3 && started.elapsed() > Duration::from_millis(200) {
+        if idle_polls >= 3 && started.elapsed() > idle.at_least {
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(idle.poll).await;
     }
 }

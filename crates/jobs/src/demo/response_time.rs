@@ -74,8 +74,8 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<ResponseTime
         let running = Running::start(config, mode, &runner, &ctx.queue("signup")).await?;
         let url = running.server.url("/signup");
         let plan = match mode {
-            None => Plan::iterations(args.pick(40, 8)).warmup(CLIENTS as u64),
-            Some(_) => Plan::iterations(args.pick(2000, 200)).warmup(50),
+            None => Plan::iterations(args.pick(40, 4)).warmup(CLIENTS as u64),
+            Some(_) => Plan::iterations(args.pick(2000, 100)).warmup(args.pick(50, 20)),
         }
         .concurrency(CLIENTS)
         .budget(Duration::from_secs(args.pick(10, 3)));

@@ -44,11 +44,11 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Retries> {
     let (args, sink) = (&ctx.args, &ctx.sink);
     n.section("Retries with backoff, the dead-letter queue, and a replay");
     let backoff = Backoff {
-        base: Duration::from_millis(args.pick(100, 20)),
+        base: Duration::from_millis(args.pick(100, 10)),
         factor: 2.0,
         max: Duration::from_secs(2),
         jitter: 0.2,
-        max_attempts: args.pick(5, 4),
+        max_attempts: args.pick(5, 3),
     };
     let mut config = ctx.config.clone();
     config.backoff = backoff;

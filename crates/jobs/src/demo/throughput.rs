@@ -92,7 +92,7 @@ pub fn headroom_sentence(figures: &Throughput, mail_latency_ms: f64) -> Option<S
 pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Throughput> {
     let (args, config, sink) = (&ctx.args, &ctx.config, &ctx.sink);
     n.section("Throughput and end-to-end latency, same worker count");
-    let batch = args.pick(10_000u64, 500);
+    let batch = args.pick(10_000u64, 200);
     n.say(&format!(
         "No-op jobs, {} workers on every backend. End-to-end latency is enqueue to done, with \
          {IN_FLIGHT} jobs in flight; throughput is a batch of {batch} jobs enqueued {PRODUCERS} at a \
@@ -110,8 +110,8 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Throughput> 
         let queue = kind.open(config, &ctx.queue("throughput")).await?;
         let pool = WorkerPool::start(queue.clone(), runner.clone(), config.worker_options());
         let latency = measure(
-            Plan::iterations(args.pick(2000, 200))
-                .warmup(50)
+            Plan::iterations(args.pick(2000, 100))
+                .warmup(args.pick(50, 20))
                 .concurrency(IN_FLIGHT),
             |_| {
                 let (queue, runner) = (queue.clone(), runner.clone());

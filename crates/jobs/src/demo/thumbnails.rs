@@ -48,8 +48,8 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Thumbnails> 
         let running = Running::start(config, mode, &runner, &ctx.queue("thumbnails")).await?;
         let url = running.server.url("/thumbnails");
         let plan = match mode {
-            None => Plan::iterations(args.pick(20, 3)).warmup(1),
-            Some(_) => Plan::iterations(args.pick(40, 6)).warmup(1),
+            None => Plan::iterations(args.pick(20, 2)).warmup(1),
+            Some(_) => Plan::iterations(args.pick(40, 4)).warmup(1),
         }
         .budget(Duration::from_secs(args.pick(10, 3)));
         let status = std::sync::Mutex::new(0u16);
