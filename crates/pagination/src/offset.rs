@@ -28,6 +28,9 @@ pub const PATH: &str = "/offset/posts";
 
 /// The offset query: at most `limit` rows after skipping `offset`, and whether more exist.
 pub fn fetch(conn: &mut AnyConnection, offset: i64, limit: u32) -> QueryResult<(Vec<Post>, bool)> {
+    // The same total order as the cursor (`id` breaks ties), so the two schemes serve the same
+    // feed; one row more than asked answers `has_more` without a count. `OFFSET` is the cost:
+    // the database produces the `offset` rows before these and throws them away.
     let mut rows = p::pagination_posts
         .order((p::created_at.desc(), p::id.desc()))
         .limit(i64::from(limit) + 1)
@@ -72,10 +75,12 @@ pub async fn list(
             ));
         }
         (Some(0), None) => return Err(Error::parameter("page", "pages are numbered from 1")),
+        // Checked: `page=18446744073709551615` must be a 400, not an overflow.
         (Some(page), None) => (page - 1).checked_mul(u64::from(limit)),
         (None, Some(offset)) => Some(offset),
         (None, None) => Some(0),
     };
+    // SQL's OFFSET is a signed 64-bit number; anything above is refused rather than wrapped.
     let offset = offset
         .and_then(|o| i64::try_from(o).ok())
         .ok_or_else(|| Error::parameter("offset", "too large"))?;
