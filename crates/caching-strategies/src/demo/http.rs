@@ -6,12 +6,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::Method;
+use reqwest::header::{ETAG, IF_NONE_MATCH};
 use serde::{Deserialize, Serialize};
 use support::Plan;
 use support::measure::measure;
 use support::narrate::Narrator;
 use support::report::{Table, Unit};
+use support::transcript::Recorder;
 
 use super::Bench;
 use crate::app::{StrategyKind, TierKind};
@@ -69,49 +71,46 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<HttpFigures> {
         }],
     };
     let server = support::server::spawn(|l| serve_on(l, state))?;
-    let client = reqwest::Client::new();
-    let url = |id: i64| server.url(&format!("{prefix}/posts/{id}"));
-
+    // The four exchanges the lesson hangs on, narrated like `curl -v` by the shared recorder
+    // (which shows ETag, Last-Modified, Cache-Control and Vary among its default headers).
+    let recorder = Recorder::new(reqwest::Client::new(), &server.base_url);
+    let post = format!("{prefix}/posts/1");
+    let first = recorder
+        .exchange(recorder.request(Method::GET, &post))
+        .await?;
+    let etag = first.header(ETAG);
+    let again = recorder
+        .exchange(
+            recorder
+                .request(Method::GET, &post)
+                .header(IF_NONE_MATCH, &etag),
+        )
+        .await?;
+    let put = recorder
+        .exchange(
+            recorder
+                .request(Method::PUT, &post)
+                .json(&serde_json::json!({ "title": "A new title", "body": "A new body." })),
+        )
+        .await?;
+    let after = recorder
+        .exchange(
+            recorder
+                .request(Method::GET, &post)
+                .header(IF_NONE_MATCH, &etag),
+        )
+        .await?;
+    let (revalidated_status, after_update_status) = (again.status.as_u16(), after.status.as_u16());
     let mut transcript = Vec::new();
-    let first = client.get(url(1)).send().await?;
-    let etag = header(&first, ETAG);
-    transcript.push(format!(
-        "GET /posts/1 → {} ETag: {etag}  Cache-Control: {}  Last-Modified: {}",
-        first.status().as_u16(),
-        header(&first, CACHE_CONTROL),
-        header(&first, LAST_MODIFIED)
-    ));
-    let again = client
-        .get(url(1))
-        .header(IF_NONE_MATCH, &etag)
-        .send()
-        .await?;
-    let revalidated_status = again.status().as_u16();
-    transcript.push(format!(
-        "GET /posts/1, If-None-Match: {etag} → {revalidated_status} ({} body bytes)",
-        again.bytes().await?.len()
-    ));
-    let put = client
-        .put(url(1))
-        .json(&serde_json::json!({ "title": "A new title", "body": "A new body." }))
-        .send()
-        .await?;
-    transcript.push(format!(
-        "PUT /posts/1 → {} ETag: {}",
-        put.status().as_u16(),
-        header(&put, ETAG)
-    ));
-    let after = client
-        .get(url(1))
-        .header(IF_NONE_MATCH, &etag)
-        .send()
-        .await?;
-    let after_update_status = after.status().as_u16();
-    transcript.push(format!(
-        "GET /posts/1, If-None-Match: {etag} → {after_update_status} ETag: {}",
-        header(&after, ETAG)
-    ));
+    for exchange in [first, again, put, after] {
+        if !transcript.is_empty() {
+            transcript.push(String::new());
+        }
+        transcript.extend(exchange.lines);
+    }
     n.transcript(transcript);
+    let client = recorder.client();
+    let url = |id: i64| recorder.url(&format!("{prefix}/posts/{id}"));
 
     let mut table = Table::latency("client")
         .column("200s", Unit::Count)
@@ -134,7 +133,7 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<HttpFigures> {
                 None
             };
             let (client, url, etags, oks, not_modified, bytes) =
-                (&client, url(id), &etags, &oks, &not_modified, &bytes);
+                (client, url(id), &etags, &oks, &not_modified, &bytes);
             async move {
                 if i == requests / 2 {
                     client
@@ -197,13 +196,4 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<HttpFigures> {
     };
     n.figures(&figures)?;
     Ok(figures)
-}
-
-fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("–")
-        .to_owned()
 }

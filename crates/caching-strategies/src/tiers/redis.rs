@@ -43,6 +43,14 @@ use crate::tiers::Tier;
 /// Stores `version|json` under `KEYS[1]` unless the stored version is newer, with a TTL, in one
 /// atomic step: Redis runs a script without interleaving other commands. (Production would load
 /// it once and call it by SHA with `EVALSHA`; sending it each time keeps this readable.)
+///
+/// Why a script: the rule is "compare, then write", and done from the client as a `GET` followed
+/// by a `SET` it has a gap in which another instance's write (the writer's tombstone, say) can
+/// land, and the `SET` then overwrites it with an older version: the very race the versioned fill
+/// exists to stop. `WATCH`/`MULTI` would close the gap too, but a contended key makes the
+/// transaction fail and the client retry; the script cannot fail that way. It reads the version
+/// from the `version|` prefix rather than decoding the JSON, so it does not depend on the shape
+/// of [`Entry`] (and a value without the prefix counts as older, so it is replaced).
 const SET_IF_NOT_OLDER: &str = r"
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -57,6 +65,12 @@ return 1
 pub const REPAIR_RETRY: Duration = Duration::from_millis(100);
 
 /// What a failed write owed Redis for one key.
+///
+/// Only the *effect* is kept, not the write: whatever was cached under the key is out of date,
+/// and the fix is always to remove it (or, for the versioned strategies, to leave a tombstone no
+/// older fill may pass). That makes a repair idempotent and safe to replay late or twice, and it
+/// is why the newer value itself is never replayed: by the time Redis returns, the store may
+/// already hold something newer still, and the next reader loads that.
 #[derive(Debug, Clone, Default)]
 struct Repair {
     /// `Some`: put this tombstone unless Redis holds something newer; `None`: delete the key.
@@ -67,6 +81,11 @@ struct Repair {
 
 /// The failed writes not yet applied, by full Redis key. `generation` counts changes, so a
 /// replay removes only the entries it applied and not one recorded while it ran.
+///
+/// One entry per key, the newest winning: an outage of any length costs at most one entry per
+/// key written during it, and the replay is as many round trips as keys, not as writes.
+/// `retrying` says a background retry task is already running, so a burst of failed writes
+/// starts one task, not one each.
 #[derive(Debug, Default)]
 struct Journal {
     pending: HashMap<String, (u64, Repair)>,
@@ -90,7 +109,8 @@ pub fn pool(url: &str, size: usize, timeout: Duration) -> anyhow::Result<Pool> {
 }
 
 /// Whether Redis answered last time, kept per tier (an atomic flag, not a global), so the log
-/// line about losing it is written once per outage.
+/// line about losing it is written once per outage: `swap` returns the previous state, and only
+/// the call that flips it logs, however many requests fail at the same moment.
 #[derive(Debug)]
 struct Health {
     up: AtomicBool,
@@ -179,7 +199,9 @@ impl RedisTier {
         self.health.failures.load(Ordering::Relaxed)
     }
 
-    /// Runs `cmd` once the journal is applied: Redis is not trusted before that.
+    /// Runs `cmd` once the journal is applied: Redis is not trusted before that. Every command
+    /// goes through here, reads included: a `GET` answered before the replay would return the
+    /// value the failed invalidation should have removed, to this instance's own reader.
     async fn call<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Error> {
         self.replay().await?;
         self.call_now(cmd).await
@@ -187,6 +209,8 @@ impl RedisTier {
 
     /// Runs `cmd` without looking at the journal (the replay itself uses this).
     async fn call_now<T: FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, Error> {
+        // The timeout covers getting a connection as well as the command: with Redis gone, the
+        // pool's connect is what hangs (a dropped SYN waits for the kernel's retries).
         let attempt = async {
             let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
             cmd.query_async::<T>(&mut conn)
@@ -210,6 +234,9 @@ impl RedisTier {
         announce: Option<(String, String)>,
     ) {
         let Some(journal) = &self.journal else { return };
+        // A std mutex, not a tokio one: nothing awaits while it is held, and it is held for a
+        // map insert. (A poisoned lock means a panic mid-insert; dropping the repair then is no
+        // worse than the tier without a journal.)
         let Ok(mut j) = journal.lock() else { return };
         j.generation += 1;
         let generation = j.generation;
@@ -236,7 +263,9 @@ impl RedisTier {
     }
 
     /// Retries the journal every [`REPAIR_RETRY`] until it is empty, so that Redis is repaired
-    /// soon after it returns even if this instance makes no call.
+    /// soon after it returns even if this instance makes no call. Without it, another instance
+    /// (which never saw the failure and trusts Redis at once) would read the old value for as
+    /// long as this instance happened to stay idle.
     fn spawn_retry(&self) {
         let tier = self.clone();
         tokio::spawn(async move {
@@ -262,7 +291,11 @@ impl RedisTier {
         if journal.lock().map(|j| j.pending.is_empty()).unwrap_or(true) {
             return Ok(());
         }
+        // A tokio mutex here, because the holder awaits Redis: callers arriving during a replay
+        // wait for it rather than sending the same repairs again.
         let _one_at_a_time = self.replaying.lock().await;
+        // Copied out of the std mutex, which must not be held across the awaits below; a write
+        // that fails meanwhile is recorded with a newer generation and survives this replay.
         let snapshot: Vec<(String, u64, Repair)> = match journal.lock() {
             Ok(j) => j
                 .pending
@@ -271,6 +304,8 @@ impl RedisTier {
                 .collect(),
             Err(_) => return Ok(()),
         };
+        // In any order, and stopping at the first failure: each repair is idempotent, so what
+        // was applied before a failure is simply applied again next time.
         for (key, generation, repair) in snapshot {
             match &repair.tombstone {
                 // The versioned path stays versioned: a plain DEL would let a slow reader's
@@ -285,6 +320,8 @@ impl RedisTier {
                     self.call_now::<()>(cmd).await?;
                 }
             }
+            // After the key is repaired, not before: another instance that evicts on this message
+            // and reloads from Redis must find the key gone, not the old value.
             if let Some((channel, message)) = &repair.announce {
                 let mut cmd = redis::cmd("PUBLISH");
                 cmd.arg(channel).arg(message);
@@ -316,6 +353,8 @@ impl RedisTier {
         result
     }
 
+    /// `version|json`: the version in front, readable by [`SET_IF_NOT_OLDER`] without a JSON
+    /// parser in Lua.
     fn encode(entry: &Entry) -> Result<Vec<u8>, Error> {
         let mut out = format!("{}|", entry.version).into_bytes();
         serde_json::to_writer(&mut out, entry)
@@ -323,7 +362,9 @@ impl RedisTier {
         Ok(out)
     }
 
-    /// Decodes `version|json`. A value this code cannot read is treated as a miss.
+    /// Decodes `version|json`. A value this code cannot read is treated as a miss, not an error:
+    /// after a deploy that changes [`Entry`], old entries are reloaded from the store instead of
+    /// failing requests until they expire.
     pub fn decode(raw: &[u8]) -> Option<Entry> {
         let bar = raw.iter().position(|b| *b == b'|')?;
         serde_json::from_slice(&raw[bar + 1..]).ok()
@@ -366,7 +407,8 @@ impl RedisTier {
     }
 
     /// What a failed write owes: a versioned entry keeps its version (as a tombstone, so no
-    /// older fill can follow it in); an unversioned one only needs the key gone.
+    /// older fill can follow it in); an unversioned one only needs the key gone. Never the value
+    /// itself: see [`Repair`].
     fn owed(entry: &Entry, ttl: Duration, versioned: bool) -> Option<(Entry, Duration)> {
         versioned.then(|| (Entry::tombstone(entry.version, entry.expires_at_ms), ttl))
     }
@@ -440,7 +482,9 @@ impl Tier for RedisTier {
         if self.journal.is_none() || (self.is_up() && self.pending_repairs() == 0) {
             return Ok(());
         }
-        // Degraded: one round trip decides (it replays the journal first).
+        // Degraded: one round trip decides (it replays the journal first). A `PING` rather than
+        // trusting the flag: the flag only changes when a call is made, and Redis may have come
+        // back since the last one failed.
         self.call::<()>(redis::cmd("PING")).await
     }
 }

@@ -6,9 +6,18 @@
 //! - a short local TTL bounds how long B can serve the old value, even if a message is lost;
 //! - a publish on every write tells every other instance to evict the key *now*.
 //!
-//! Redis pub/sub is fire-and-forget: an instance that is disconnected when the message goes out
-//! never sees it. That is why the local TTL stays short even with pub/sub; production systems that
-//! need more use a stream with offsets (Redis Streams, Kafka) or version checks on read.
+//! Redis pub/sub is fire-and-forget: `PUBLISH` hands the message to the subscribers connected at
+//! that instant and keeps nothing. An instance that is reconnecting, or whose subscription
+//! connection dropped, never sees it, and nothing tells the publisher (the subscriber count it
+//! gets back says who was there, not who acted). That is why the local TTL stays short even
+//! with pub/sub: it is the bound that holds when a message is lost; the message only makes the
+//! common case faster. Production systems that need more use a stream with offsets (Redis
+//! Streams, Kafka, so a reconnecting instance reads what it missed) or version checks on read.
+//!
+//! Writes go local copy, then Redis, then the announcement, in that order: this instance's next
+//! read sees its own write at once, and another instance that evicts on the message and reloads
+//! finds Redis already changed. Announcing first would let it reload the old value from Redis
+//! and keep it for a whole local TTL.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,7 +37,9 @@ use crate::tiers::redis::RedisTier;
 /// The cross-instance invalidation channel: where to publish, and who we are.
 struct Bus {
     channel: String,
-    /// Messages are `instance|key`; an instance ignores its own.
+    /// Messages are `instance|key`; an instance ignores its own (a subscriber receives its own
+    /// publishes too), because it already updated its local copy and evicting it would only
+    /// cost it a miss.
     instance: String,
     evicted: broadcast::Sender<String>,
     listener: JoinHandle<()>,
@@ -71,7 +82,9 @@ impl TwoTier {
     }
 
     /// Subscribes to `channel` on the Redis at `redis_url` before returning, so no message
-    /// published after this call is missed.
+    /// published after this call is missed. (Subscribing in the background would leave a window
+    /// at start-up in which another instance's write goes unheard.) The subscription has its own
+    /// connection, outside the pool: a subscribed connection can do nothing else.
     pub async fn with_pubsub(
         local: MokaTier,
         remote: RedisTier,
@@ -89,6 +102,8 @@ impl TwoTier {
             .await
             .context("Failed to subscribe to the invalidation channel")?;
         let instance = uuid::Uuid::new_v4().simple().to_string();
+        // For tests and the demo to watch evictions; a slow watcher loses old notices, never
+        // blocks the listener.
         let (evicted, _) = broadcast::channel(1024);
         let listener = {
             let (local, me, evicted) = (local.clone(), instance.clone(), evicted.clone());
@@ -107,6 +122,9 @@ impl TwoTier {
                         let _ = evicted.send(key.to_owned());
                     }
                 }
+                // The connection is gone and with it every message until a resubscribe. This
+                // lesson stops here and relies on the local TTL; production would reconnect
+                // and clear the local cache on reconnect, since it cannot know what it missed.
                 tracing::warn!(
                     "invalidation subscription ended: local copies now live until their TTL"
                 );
@@ -161,6 +179,8 @@ impl Tier for TwoTier {
             return Ok(Some(entry));
         }
         let remote = self.remote.get(key).await?;
+        // The local copy of a Redis hit lives for the local TTL, not the entry's remaining TTL:
+        // the local TTL is the staleness bound this tier promises when a message is lost.
         if let Some(entry) = &remote {
             self.local
                 .fill(key, Entry::clone(entry), self.local_ttl)
@@ -200,6 +220,8 @@ impl Tier for TwoTier {
             .put(key, entry.clone(), self.local_ttl(ttl))
             .await?;
         let remote = self.remote.put(key, entry, ttl).await;
+        // Announced even when Redis refused the put: the other instances' local copies are old
+        // either way (a lost announcement waits in the remote tier's journal).
         self.announce(key).await;
         remote
     }
