@@ -85,7 +85,10 @@ pub async fn fixtures(label: &str) -> anyhow::Result<Vec<Fixture>> {
             backend: database.backend(),
             server: start(db.clone())?,
             db,
-            client: reqwest::Client::new(),
+            // A deadline on every request: a stuck server fails the test instead of hanging it.
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()?,
             _database: database,
         });
     }
