@@ -57,7 +57,17 @@ impl From<QueueError> for ApiError {
         match error {
             QueueError::JobFailed(why) => ApiError::JobFailed(why),
             QueueError::Full => ApiError::QueueFull,
-            other => ApiError::QueueUnavailable(other),
+            // Listed one by one, so a new kind of queue failure has to be placed on purpose.
+            error @ (QueueError::Redis(_)
+            | QueueError::Pool(_)
+            | QueueError::PoolConfig(_)
+            | QueueError::Amqp(_)
+            | QueueError::Nacked
+            | QueueError::Closed
+            | QueueError::Encode(_)
+            | QueueError::Decode(_)
+            | QueueError::ForeignDelivery
+            | QueueError::NoQueue(_)) => ApiError::QueueUnavailable(error),
         }
     }
 }
