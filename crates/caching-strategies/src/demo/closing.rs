@@ -185,11 +185,15 @@ fn redis_lost_sentence(lost: Option<&RedisLostFigures>) -> String {
     let Some(lost) = lost else {
         return String::new();
     };
+    let up = lost.reads.iter().find(|p| !p.redis_cut);
     let reads = match lost.reads.iter().find(|p| p.redis_cut) {
         Some(cut) if cut.errors == 0 => format!(
-            "With Redis cut, every read still succeeded from the store ({} queries instead of \
-             cache hits)",
-            cut.db_queries
+            "With Redis cut, every read still succeeded from the store, which took {} queries{}",
+            cut.db_queries,
+            up.map_or_else(String::new, |up| format!(
+                " against {} for the same reads with Redis up",
+                up.db_queries
+            ))
         ),
         Some(cut) => format!(
             "With Redis cut, {} reads failed although the store was there",
@@ -373,13 +377,22 @@ mod tests {
                 },
             }),
             redis_lost: Some(RedisLostFigures {
-                reads: vec![ReadPhase {
-                    redis_cut: true,
-                    p50_us: 1.0,
-                    p99_us: 1.0,
-                    errors: if expected { 0 } else { 3 },
-                    db_queries: 100,
-                }],
+                reads: vec![
+                    ReadPhase {
+                        redis_cut: false,
+                        p50_us: 1.0,
+                        p99_us: 1.0,
+                        errors: 0,
+                        db_queries: 20,
+                    },
+                    ReadPhase {
+                        redis_cut: true,
+                        p50_us: 1.0,
+                        p99_us: 1.0,
+                        errors: if expected { 0 } else { 3 },
+                        db_queries: 100,
+                    },
+                ],
                 failures: 10,
                 writes: vec![outage(false, 5), outage(true, if expected { 0 } else { 5 })],
             }),
@@ -409,7 +422,7 @@ mod tests {
             "plain cache-aside lost the forced race and the versioned fill refused",
             "no strategy served a stale read",
             "300 ms without pub/sub and 4.0 ms with it.",
-            "every read still succeeded from the store",
+            "every read still succeeded from the store, which took 100 queries against 20",
             "by 1 of 1 strategies without the repair journal and by 0 of 1 with it",
             "revalidation moved 2900 body bytes instead of 25000",
         ] {
