@@ -187,7 +187,7 @@ pub async fn mount_all(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Vec<Mounted>> {
     let mut mounted = vec![Mounted {
-        prefix: "/no-cache".to_owned(),
+        prefix: format!("/{}", crate::strategies::no_cache::NAME),
         strategy: Arc::new(NoCache::new(store.clone(), Arc::clone(&clock))),
     }];
     let kinds = TierKind::ALL

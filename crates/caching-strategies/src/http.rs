@@ -29,6 +29,8 @@ pub const POST_CACHE_CONTROL: &str = "public, no-cache";
 pub const TOP_CACHE_CONTROL: &str = "public, max-age=5, stale-while-revalidate=30";
 pub const WRITE_CACHE_CONTROL: &str = "private, no-store";
 pub const VARY: &str = "Accept";
+/// `GET /`, the index of prefixes: changes only with a restart, so revalidate every time.
+pub const INDEX_CACHE_CONTROL: &str = "no-cache";
 /// Largest accepted `PUT` body.
 pub const BODY_LIMIT: usize = 16 * 1024;
 
@@ -216,7 +218,7 @@ async fn like(
 /// `GET /`: the mounted prefixes, so a person with curl can find their way.
 async fn index(prefixes: web::Data<Vec<String>>) -> HttpResponse {
     HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CACHE_CONTROL, INDEX_CACHE_CONTROL))
         .json(serde_json::json!({ "strategies": prefixes.as_ref() }))
 }
 

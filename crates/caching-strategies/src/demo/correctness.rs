@@ -16,7 +16,7 @@ use crate::app::{StrategyKind, TierKind};
 use crate::strategies::Strategy;
 use crate::strategies::cache_aside::CacheAside;
 use crate::strategies::invalidation::OnWrite;
-use crate::strategies::no_cache::NoCache;
+use crate::strategies::no_cache::{self, NoCache};
 use crate::strategies::write_back::{FlushPolicy, WriteBack};
 
 /// Acknowledged write-back edits before the flush, and after it (then the abort).
@@ -182,7 +182,7 @@ async fn top_after_like(n: &mut Narrator, b: &Bench) -> anyhow::Result<Vec<TopAf
             likes_after,
         };
         let label = match strategy_kind {
-            None => "no-cache".to_owned(),
+            None => no_cache::NAME.to_owned(),
             Some(s) => format!("{} / {}", TierKind::Moka.name(), s.name()),
         };
         let verdict = if row.fresh() {

@@ -17,14 +17,14 @@ use crate::model::keys;
 use crate::strategies::Strategy;
 use crate::strategies::cache_aside::CacheAside;
 use crate::strategies::invalidation::OnWrite;
-use crate::strategies::no_cache::NoCache;
+use crate::strategies::no_cache::{self, NoCache};
 use crate::strategies::write_back::WriteBack;
 use crate::tiers::Tier;
 use crate::tiers::moka::MokaTier;
 use crate::tiers::redis::RedisTier;
 
 /// The baseline row's label, and the row every ratio column divides by.
-const NO_CACHE: &str = "no-cache";
+const NO_CACHE: &str = no_cache::NAME;
 const BARE_GET: &str = "bare Redis GET";
 
 /// A row of the read tables: a strategy on a tier, or the store alone (`tier` and `strategy`

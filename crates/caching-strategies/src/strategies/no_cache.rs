@@ -11,6 +11,9 @@ use crate::model::{Post, PostUpdate, TopPost};
 use crate::store::Store;
 use crate::strategies::{Strategy, like_in_store, validate};
 
+/// The name in route prefixes and tables.
+pub const NAME: &str = "no-cache";
+
 pub struct NoCache {
     store: Store,
     clock: Arc<dyn Clock>,
@@ -25,7 +28,7 @@ impl NoCache {
 #[async_trait]
 impl Strategy for NoCache {
     fn name(&self) -> String {
-        "no-cache".to_owned()
+        NAME.to_owned()
     }
 
     async fn get_post(&self, id: i64) -> Result<Post, Error> {

@@ -8,7 +8,10 @@ use caching_strategies::strategies::cache_aside::CacheAside;
 use caching_strategies::strategies::invalidation::OnWrite;
 use caching_strategies::{AppState, run};
 use reqwest::StatusCode;
-use reqwest::header::{CACHE_CONTROL, ETAG, IF_NONE_MATCH, LAST_MODIFIED, VARY};
+use reqwest::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+    VARY,
+};
 use support::server::RunningServer;
 
 use crate::common::{deps, moka, store};
@@ -101,7 +104,7 @@ async fn responses_carry_cache_control_validators_and_vary() -> anyhow::Result<(
         .await?;
     let text = client
         .get(server.url("/moka/cache-aside/posts/3"))
-        .header("accept", "text/plain")
+        .header(ACCEPT, "text/plain")
         .send()
         .await?;
     let top = client
@@ -161,7 +164,7 @@ async fn bad_input_gets_a_problem_with_a_precise_status() -> anyhow::Result<()> 
 
     assert_eq!(blank.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        blank.headers().get("content-type").map(|v| v.as_bytes()),
+        blank.headers().get(CONTENT_TYPE).map(|v| v.as_bytes()),
         Some(&b"application/problem+json"[..])
     );
     assert!(unknown_field.status().is_client_error());
@@ -193,12 +196,12 @@ async fn if_modified_since_revalidates_when_there_is_no_if_none_match() -> anyho
 
     let by_date = client
         .get(&url)
-        .header("if-modified-since", modified.clone())
+        .header(IF_MODIFIED_SINCE, modified.clone())
         .send()
         .await?;
     let etag_wins = client
         .get(&url)
-        .header("if-modified-since", modified)
+        .header(IF_MODIFIED_SINCE, modified)
         .header(IF_NONE_MATCH, "\"some-other-version\"")
         .send()
         .await?;
