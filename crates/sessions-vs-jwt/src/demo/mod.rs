@@ -49,6 +49,8 @@ use crate::session::Credentials;
 use crate::users::{DEMO_USERS, UserStore};
 
 const TOPIC: &str = "sessions-vs-jwt";
+/// The longest any one demo request may take.
+const HTTP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 const TITLE: &str =
     "Sessions vs JWT: where login state lives, what it costs, how fast it can be revoked";
 /// The heading the four per-request measurements share (the demo has always printed them as
@@ -294,7 +296,11 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         config = config.with_cheap_hashing();
     }
     let users = UserStore::seeded(config.hash_cost).await?;
-    let http = reqwest::Client::new();
+    // Every demo request has a deadline: a wedged instance fails the run instead of hanging it.
+    let http = reqwest::Client::builder()
+        .timeout(HTTP_DEADLINE)
+        .build()
+        .context("Failed to build the demo's HTTP client")?;
     let namespace = namespace(&ids, "demo");
     let a = start(
         &config,
@@ -540,12 +546,25 @@ async fn cleanup(pool: &deadpool_redis::Pool, ids: &RunIds) {
         return;
     };
     let pattern = format!("{}*_{}:*", app::KEY_NAMESPACE, ids.run());
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(pattern)
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+    // SCAN in pages, not KEYS: KEYS blocks a shared Redis for as long as it walks the keyspace.
+    let mut cursor: u64 = 0;
+    loop {
+        let page: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(500)
+            .query_async(&mut conn)
+            .await;
+        let Ok((next, keys)) = page else { return };
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> =
+                redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
     }
 }
