@@ -12,7 +12,7 @@
 //! | [`backends::in_process`] | a bounded tokio channel and a worker pool: fast, lost on crash |
 //! | [`backends::redis_list`] | a reliable Redis queue: `BLMOVE` to an in-flight list, leases, reaper |
 //! | [`backends::redis_stream`] | a Redis Stream and a consumer group: `XREADGROUP`, `XACK`, `XAUTOCLAIM`, replay (the Kafka stand-in) |
-//! | [`backends::redis_common`] | what both Redis shapes share: delayed set, dead-letter hash, retry, dead-letter, replay |
+//! | [`backends::redis_common`] | what both Redis shapes share: delayed set, dead-letter hash, retry, dead-letter, replay, and their one `Queue` implementation over a `Shape` |
 //! | [`backends::rabbitmq`] | RabbitMQ via lapin: durable, confirms, manual acks, prefetch, DLX, TTL retries, priorities |
 //! | [`worker`] | the worker loop all backends share; crash points for the demo and tests |
 //! | [`runner`] | what a job does (email, thumbnail), idempotent by job id |

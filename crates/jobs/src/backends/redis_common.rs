@@ -24,7 +24,7 @@ use deadpool_redis::{Config, Connection, Pool, Runtime};
 use redis::AsyncCommands;
 use uuid::Uuid;
 
-use crate::job::{DeadLetter, Delivery, Job, QueueError, now_ms};
+use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError, now_ms};
 
 /// How long a worker blocks (`BLMOVE`, `XREADGROUP`) before looking at timers again, by default.
 /// A blocked command also holds its pooled connection: a command sent on that connection after
@@ -132,8 +132,13 @@ return tonumber(next[2])
     ))
 }
 
-/// What differs between the list queue and the stream; everything else is in this module.
+/// What differs between the list queue and the stream; everything else is in this module,
+/// including their one `Queue` implementation below.
+#[async_trait::async_trait]
 pub(crate) trait Shape: Send + Sync {
+    /// The backend's name in tables and routes.
+    fn name(&self) -> &'static str;
+
     fn common(&self) -> &Common;
 
     /// Adds "this payload is ready to run now" to `pipe` (`LPUSH` or `XADD`).
@@ -141,6 +146,78 @@ pub(crate) trait Shape: Send + Sync {
 
     /// Adds "this delivery is settled" to `pipe` (`LREM` + `ZREM`, or `XACK`).
     fn settle(&self, pipe: &mut redis::Pipeline, delivery: &Delivery) -> Result<(), QueueError>;
+
+    /// `Queue::consume`: how a worker takes the next ready job (`BLMOVE` or `XREADGROUP`).
+    async fn take(&self) -> Result<Option<Delivery>, QueueError>;
+
+    /// `Queue::pending`: jobs accepted and not yet settled.
+    async fn waiting(&self) -> Result<u64, QueueError>;
+
+    /// `Queue::crash`: what a killed worker loses (nothing, for both: the state is in Redis).
+    async fn crash(&self);
+
+    /// `Queue::delete`: every key of this queue.
+    async fn remove(&self) -> Result<(), QueueError>;
+}
+
+/// Both Redis backends are one `Queue`: the shape says how a job becomes ready and how a delivery
+/// is settled, and the functions below do the rest once.
+#[async_trait::async_trait]
+impl<T: Shape> Queue for T {
+    fn name(&self) -> &'static str {
+        Shape::name(self)
+    }
+
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        enqueue(self, job).await
+    }
+
+    async fn enqueue_raw(&self, payload: Vec<u8>) -> Result<(), QueueError> {
+        enqueue_raw(self, &payload).await
+    }
+
+    async fn consume(&self) -> Result<Option<Delivery>, QueueError> {
+        self.take().await
+    }
+
+    async fn ack(&self, delivery: Delivery) -> Result<(), QueueError> {
+        ack(self, &delivery).await
+    }
+
+    /// The next attempt's time is in `next.run_at_ms` (the backoff put it there); `_delay` is
+    /// the same wait, relative, for brokers that schedule by TTL.
+    async fn retry(
+        &self,
+        delivery: Delivery,
+        next: &Job,
+        _delay: Duration,
+    ) -> Result<(), QueueError> {
+        retry(self, &delivery, next).await
+    }
+
+    async fn dead_letter(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
+        dead_letter(self, &delivery, reason).await
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
+        dead_letters(self).await
+    }
+
+    async fn replay(&self, id: Uuid) -> Result<bool, QueueError> {
+        replay(self, id).await
+    }
+
+    async fn pending(&self) -> Result<u64, QueueError> {
+        self.waiting().await
+    }
+
+    async fn crash(&self) {
+        Shape::crash(self).await;
+    }
+
+    async fn delete(&self) -> Result<(), QueueError> {
+        self.remove().await
+    }
 }
 
 /// `enqueue`: a job not yet due waits in the delayed set, scored by its run-at time.

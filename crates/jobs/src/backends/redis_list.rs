@@ -30,10 +30,9 @@
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use uuid::Uuid;
 
 use super::redis_common::{self, Common, Every, Shape};
-use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError, millis, now_ms};
+use crate::job::{Delivery, QueueError, millis, now_ms};
 
 /// The ready end of the list is its left: producers `LPUSH`, workers take from the right.
 const PUSH: &str = "redis.call('LPUSH', KEYS[2], job)";
@@ -131,6 +130,7 @@ impl RedisList {
     }
 }
 
+#[async_trait::async_trait]
 impl Shape for RedisList {
     fn common(&self) -> &Common {
         &self.common
@@ -149,23 +149,12 @@ impl Shape for RedisList {
             .ignore();
         Ok(())
     }
-}
 
-#[async_trait::async_trait]
-impl Queue for RedisList {
     fn name(&self) -> &'static str {
         "redis"
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        redis_common::enqueue(self, job).await
-    }
-
-    async fn enqueue_raw(&self, payload: Vec<u8>) -> Result<(), QueueError> {
-        redis_common::enqueue_raw(self, &payload).await
-    }
-
-    async fn consume(&self) -> Result<Option<Delivery>, QueueError> {
+    async fn take(&self) -> Result<Option<Delivery>, QueueError> {
         let block = self.common.promote(&self.promote, &self.keys.ready).await?;
         if self.reaper.due() {
             self.reap().await?;
@@ -193,32 +182,7 @@ impl Queue for RedisList {
         }))
     }
 
-    async fn ack(&self, delivery: Delivery) -> Result<(), QueueError> {
-        redis_common::ack(self, &delivery).await
-    }
-
-    async fn retry(
-        &self,
-        delivery: Delivery,
-        next: &Job,
-        _delay: Duration,
-    ) -> Result<(), QueueError> {
-        redis_common::retry(self, &delivery, next).await
-    }
-
-    async fn dead_letter(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
-        redis_common::dead_letter(self, &delivery, reason).await
-    }
-
-    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
-        redis_common::dead_letters(self).await
-    }
-
-    async fn replay(&self, id: Uuid) -> Result<bool, QueueError> {
-        redis_common::replay(self, id).await
-    }
-
-    async fn pending(&self) -> Result<u64, QueueError> {
+    async fn waiting(&self) -> Result<u64, QueueError> {
         let mut conn = self.common.conn().await?;
         let (ready, inflight, delayed): (u64, u64, u64) = redis::pipe()
             .llen(&self.keys.ready)
@@ -233,7 +197,7 @@ impl Queue for RedisList {
         // Nothing: the state is in Redis, not in this client. That is the point.
     }
 
-    async fn delete(&self) -> Result<(), QueueError> {
+    async fn remove(&self) -> Result<(), QueueError> {
         let mut conn = self.common.conn().await?;
         let (k, c) = (&self.keys, &self.common);
         let () = conn

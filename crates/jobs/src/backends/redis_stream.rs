@@ -44,7 +44,7 @@ use redis::streams::{
 use uuid::Uuid;
 
 use super::redis_common::{self, Common, Every, Shape};
-use crate::job::{DeadLetter, Delivery, Job, Queue, QueueError, millis};
+use crate::job::{Delivery, QueueError, millis};
 
 /// The consumer group the workers share.
 pub const WORKER_GROUP: &str = "workers";
@@ -226,6 +226,7 @@ fn delivery(entry: StreamId) -> Delivery {
     }
 }
 
+#[async_trait::async_trait]
 impl Shape for RedisStream {
     fn common(&self) -> &Common {
         &self.common
@@ -241,23 +242,12 @@ impl Shape for RedisStream {
         pipe.xack(&self.keys.log, WORKER_GROUP, &[id]).ignore();
         Ok(())
     }
-}
 
-#[async_trait::async_trait]
-impl Queue for RedisStream {
     fn name(&self) -> &'static str {
         "redis-stream"
     }
 
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        redis_common::enqueue(self, job).await
-    }
-
-    async fn enqueue_raw(&self, payload: Vec<u8>) -> Result<(), QueueError> {
-        redis_common::enqueue_raw(self, &payload).await
-    }
-
-    async fn consume(&self) -> Result<Option<Delivery>, QueueError> {
+    async fn take(&self) -> Result<Option<Delivery>, QueueError> {
         let block = self.common.promote(&self.promote, &self.keys.log).await?;
         // Stalled entries first: they have waited longest.
         if self.claimer.due()
@@ -282,32 +272,7 @@ impl Queue for RedisStream {
             .map(delivery))
     }
 
-    async fn ack(&self, delivery: Delivery) -> Result<(), QueueError> {
-        redis_common::ack(self, &delivery).await
-    }
-
-    async fn retry(
-        &self,
-        delivery: Delivery,
-        next: &Job,
-        _delay: Duration,
-    ) -> Result<(), QueueError> {
-        redis_common::retry(self, &delivery, next).await
-    }
-
-    async fn dead_letter(&self, delivery: Delivery, reason: &str) -> Result<(), QueueError> {
-        redis_common::dead_letter(self, &delivery, reason).await
-    }
-
-    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
-        redis_common::dead_letters(self).await
-    }
-
-    async fn replay(&self, id: Uuid) -> Result<bool, QueueError> {
-        redis_common::replay(self, id).await
-    }
-
-    async fn pending(&self) -> Result<u64, QueueError> {
+    async fn waiting(&self) -> Result<u64, QueueError> {
         // Not the log's length (it keeps everything): the group's unread lag plus its PEL.
         let group = self.offset(WORKER_GROUP).await?;
         let delayed = self.common.delayed_len().await?;
@@ -318,7 +283,7 @@ impl Queue for RedisStream {
         // Nothing: the log and the PEL are in Redis; the dead consumer's entries wait there.
     }
 
-    async fn delete(&self) -> Result<(), QueueError> {
+    async fn remove(&self) -> Result<(), QueueError> {
         let mut conn = self.common.conn().await?;
         let c = &self.common;
         let () = conn.del(&[&self.keys.log, &c.delayed, &c.dead]).await?;
