@@ -75,11 +75,6 @@ impl Link {
     pub fn mend(&self) {
         self.up.send_replace(true);
     }
-
-    /// Whether the link forwards right now.
-    pub fn is_up(&self) -> bool {
-        *self.up.borrow()
-    }
 }
 
 impl Drop for Link {

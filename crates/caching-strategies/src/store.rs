@@ -90,11 +90,6 @@ impl Store {
         }
     }
 
-    /// What [`Store::with_read_latency`] set (zero by default).
-    pub fn read_latency(&self) -> Duration {
-        self.read_latency
-    }
-
     async fn before_read(&self) {
         self.count(1);
         if !self.read_latency.is_zero() {

@@ -182,11 +182,6 @@ impl Db {
         self.backend
     }
 
-    /// The URL or path it was opened on (may hold a password: redact before printing).
-    pub fn location(&self) -> &str {
-        &self.location
-    }
-
     /// Runs `f` with a pooled connection on a blocking thread.
     pub async fn interact<R, F>(&self, f: F) -> Result<R, DbError>
     where

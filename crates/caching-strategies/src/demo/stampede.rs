@@ -83,8 +83,8 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<StampedeFigures>
     n.say(&format!(
         "{REQUESTS} concurrent requests for one cold post, all in flight at once. A stampede is a \
          slow load meeting many concurrent misses, so in this section every store read first waits \
-         {latency_ms} ms (the round trip to a database in another zone; a local {} read alone \
-         takes microseconds, and would finish before most requests had looked in the cache). \
+         {latency_ms} ms (the round trip to a database in another zone): a local {} read alone \
+         can finish before most requests have looked in the cache, and hide the stampede. \
          Cache-aside has no protection: every request misses and goes to the store. Read-through \
          coalesces with moka's try_get_with: one request loads, the rest wait for its result. \
          Then the same for the expensive read, top posts, with fewer requests.",

@@ -23,6 +23,17 @@ async fn created(client: &reqwest::Client, url: String) -> anyhow::Result<(Strin
     ))
 }
 
+/// A created note as a client first reads it: its location, its ETag and its `Last-Modified`.
+async fn created_and_read(
+    client: &reqwest::Client,
+    server: &support::server::RunningServer,
+) -> anyhow::Result<(String, String, String)> {
+    let (location, etag) = created(client, server.url("/notes")).await?;
+    let full = client.get(server.url(&location)).send().await?;
+    let last_modified = full.headers()["last-modified"].to_str()?.to_owned();
+    Ok((location, etag, last_modified))
+}
+
 /// A client holding the current version gets 304 and no body; after an update, 200 and a new ETag.
 #[actix_web::test]
 async fn if_none_match_with_the_current_etag_gets_304_until_the_note_changes() -> anyhow::Result<()>
@@ -70,9 +81,7 @@ fn shifted(last_modified: &str, secs: i64) -> anyhow::Result<String> {
 #[actix_web::test]
 async fn if_modified_since_at_last_modified_is_304_without_a_body() -> anyhow::Result<()> {
     let (server, client) = start(Default::default())?;
-    let (location, etag) = created(&client, server.url("/notes")).await?;
-    let full = client.get(server.url(&location)).send().await?;
-    let last_modified = full.headers()["last-modified"].to_str()?.to_owned();
+    let (location, etag, last_modified) = created_and_read(&client, &server).await?;
 
     let by_date = client
         .get(server.url(&location))
@@ -106,9 +115,7 @@ async fn if_modified_since_at_last_modified_is_304_without_a_body() -> anyhow::R
 #[actix_web::test]
 async fn if_modified_since_before_a_change_is_200() -> anyhow::Result<()> {
     let (server, client) = start(Default::default())?;
-    let (location, _) = created(&client, server.url("/notes")).await?;
-    let full = client.get(server.url(&location)).send().await?;
-    let last_modified = full.headers()["last-modified"].to_str()?.to_owned();
+    let (location, _, last_modified) = created_and_read(&client, &server).await?;
 
     let older_copy = client
         .get(server.url(&location))
@@ -127,9 +134,7 @@ async fn if_modified_since_before_a_change_is_200() -> anyhow::Result<()> {
 #[actix_web::test]
 async fn if_none_match_takes_precedence_over_if_modified_since() -> anyhow::Result<()> {
     let (server, client) = start(Default::default())?;
-    let (location, etag) = created(&client, server.url("/notes")).await?;
-    let full = client.get(server.url(&location)).send().await?;
-    let last_modified = full.headers()["last-modified"].to_str()?.to_owned();
+    let (location, etag, last_modified) = created_and_read(&client, &server).await?;
 
     let stale_tag = client
         .get(server.url(&location))
@@ -191,9 +196,7 @@ async fn an_if_modified_since_in_the_future_is_ignored() -> anyhow::Result<()> {
 #[actix_web::test]
 async fn a_put_with_if_modified_since_still_writes() -> anyhow::Result<()> {
     let (server, client) = start(Default::default())?;
-    let (location, _) = created(&client, server.url("/notes")).await?;
-    let full = client.get(server.url(&location)).send().await?;
-    let last_modified = full.headers()["last-modified"].to_str()?.to_owned();
+    let (location, _, last_modified) = created_and_read(&client, &server).await?;
 
     let put = client
         .put(server.url(&location))
