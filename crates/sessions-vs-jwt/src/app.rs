@@ -16,7 +16,7 @@ use support::cli::ServeArgs;
 use support::routing::endpoint;
 use support::{Service, Services, Settings};
 
-use crate::clock::{SharedClock, SystemClock};
+use support::clock::{SharedClock, SystemClock};
 use crate::config::{Config, JwtAlgorithm};
 use crate::error::AuthError;
 use crate::jwt::Keyring;

@@ -27,7 +27,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{SharedClock, UnixSeconds};
+use support::clock::{SharedClock, UnixSeconds};
 use crate::config::JwtAlgorithm;
 
 /// The path another service fetches our public keys from (RFC 8615 well-known URI, RFC 7517 set).

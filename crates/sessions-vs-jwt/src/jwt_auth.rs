@@ -25,7 +25,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use support::routing::endpoint;
 
-use crate::clock::SharedClock;
+use support::clock::SharedClock;
 use crate::config::JwtConfig;
 use crate::error::AuthError;
 use crate::jwt::{AccessClaims, JWKS_PATH, Keyring, TokenRejection, Verifier};

@@ -9,7 +9,6 @@
 //! | [`jwt_auth`] | alternative 3 as a service: token pairs, `/jwt/...` and `/jwt-plain/me`, `/.well-known/jwks.json` |
 //! | [`token_store`] | the state tokens need after all: refresh-token families with reuse detection, the `jti` denylist, per-user generations |
 //! | [`users`] | seeded demo users, argon2id on a blocking thread |
-//! | [`clock`] | the injectable [`clock::Clock`] (system and manual) |
 //! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`], and what `serve` runs: [`app::ServeOptions`], [`app::serve_state`], [`app::serve`] |
 //! | [`config`] | [`config::Config`]: cookies, timeouts, JWT claims and lifetimes, argon2 cost |
 //! | [`error`] | [`error::AuthError`] and its problem+json mapping (401s with `WWW-Authenticate`) |
@@ -17,7 +16,6 @@
 #![doc = include_str!("../README.md")]
 
 pub mod app;
-pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;

@@ -25,7 +25,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use support::routing::endpoint;
 
-use crate::clock::{SharedClock, UnixSeconds};
+use support::clock::{SharedClock, UnixSeconds};
 use crate::config::CookieConfig;
 use crate::error::AuthError;
 use crate::users::{User, UserStore};

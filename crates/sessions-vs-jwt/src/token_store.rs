@@ -27,7 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deadpool_redis::Pool;
 use redis::AsyncCommands;
 
-use crate::clock::UnixSeconds;
+use support::clock::UnixSeconds;
 use crate::error::AuthError;
 use crate::users::User;
 

@@ -11,6 +11,7 @@
 //! | [`measure`] | run an operation N times or for a while, sequentially or C at a time, with warm-up; latency percentiles from an HDR histogram and throughput |
 //! | [`report`] | the side-by-side table every demo prints (with a ratio column) and the serialisable [`Report`] it returns and can write as JSON |
 //! | [`narrate`] | headings, wrapped paragraphs and transcripts, so every demo reads the same |
+//! | [`clock`] | time, injected: the [`clock::Clock`] trait, the system clock and a [`clock::ManualClock`] tests and demos move by hand, so expiry is checked without sleeping |
 //! | [`cli`] | the command line every topic binary shares: the demo by default, `serve` with `--port`/`--host`, plus the topic's own flags |
 //! | `db` (feature) | PostgreSQL or SQLite behind one diesel connection type: the pool, per-connection settings, embedded migrations |
 //! | [`demo`] | the flags every demo accepts (`--quick`, `--json PATH`), and [`demo::RunIds`], the per-run allocator of ids and names |
@@ -26,6 +27,7 @@
 //! (`examples/mini-blog`), not here.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;

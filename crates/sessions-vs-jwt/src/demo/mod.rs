@@ -40,7 +40,7 @@ use support::narrate::Narrator;
 use support::{Report, Service, Settings};
 
 use crate::app::{self, AppState, Parts};
-use crate::clock::{SharedClock, SystemClock};
+use support::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::error::BEARER_SCHEME;
 use crate::jwt::{AccessClaims, Keyring, Verifier};

@@ -11,7 +11,7 @@ use support::report::{Table, Unit};
 
 use super::{Bench, Credential, Mechanism, PerMechanism, alice, login, status_of};
 use crate::app::PasswordChange;
-use crate::clock::{Clock, ManualClock};
+use support::clock::{Clock, ManualClock};
 use crate::session::Credentials;
 use crate::users::DEMO_USERS;
 

@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
-use sessions_vs_jwt::clock::ManualClock;
+use support::clock::ManualClock;
 use sessions_vs_jwt::config::{Config, JwtAlgorithm};
 use sessions_vs_jwt::jwt_auth::TokenPair;
 use sessions_vs_jwt::users::{DEMO_USERS, UserStore};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 use sessions_vs_jwt::app::{self, ServeOptions};
-use sessions_vs_jwt::clock::{ManualClock, SharedClock};
+use support::clock::{ManualClock, SharedClock};
 use sessions_vs_jwt::config::JwtAlgorithm;
 use sessions_vs_jwt::jwt::{AccessClaims, JWKS_PATH, JwksKeys, TokenRejection, Verifier};
 use support::Settings;
@@ -127,7 +127,7 @@ async fn hs256_token_is_refused_by_the_eddsa_service() -> anyhow::Result<()> {
         .await?;
     let public_x = raw["keys"][0]["x"].as_str().unwrap_or_default().to_owned();
     let jwt = &app.state.config.jwt;
-    let now = sessions_vs_jwt::clock::Clock::now(&clock);
+    let now = support::clock::Clock::now(&clock);
     let claims = AccessClaims {
         iss: jwt.issuer.clone(),
         aud: jwt.audience.clone(),

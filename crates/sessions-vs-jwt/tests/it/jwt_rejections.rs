@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use sessions_vs_jwt::clock::{Clock, ManualClock};
+use support::clock::{Clock, ManualClock};
 use sessions_vs_jwt::jwt::{AccessClaims, Keyring, TimeClaims, TokenRejection, Verifier};
 use support::problem::PROBLEM_JSON;
 
@@ -232,7 +232,7 @@ impl TimeClaims for A1Claims {
 
 fn a1_verifier(clock: &ManualClock) -> anyhow::Result<(Verifier, Keyring)> {
     let key = URL_SAFE_NO_PAD.decode(RFC7515_A1_KEY)?;
-    let clock: sessions_vs_jwt::clock::SharedClock = Arc::new(clock.clone());
+    let clock: support::clock::SharedClock = Arc::new(clock.clone());
     let verifier = Verifier::new(Algorithm::HS256, "joe", None, Duration::ZERO, clock.clone());
     Ok((verifier, Keyring::hs256(&key, clock)))
 }

@@ -2,7 +2,7 @@
 //! denylist, and a password change, for the in-memory token store and for Redis.
 
 use reqwest::header::COOKIE;
-use sessions_vs_jwt::clock::ManualClock;
+use support::clock::ManualClock;
 use sessions_vs_jwt::jwt::TokenRejection;
 use support::Service;
 use support::testkit::{TestKeys, require};

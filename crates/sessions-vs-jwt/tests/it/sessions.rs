@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE};
-use sessions_vs_jwt::clock::ManualClock;
+use support::clock::ManualClock;
 use sessions_vs_jwt::config::CookieConfig;
 use sessions_vs_jwt::memory_session::{MEMORY_COOKIE, MemoryStore};
 use sessions_vs_jwt::session::{HOST_PREFIX, SESSION_ID_BYTES, Sessions, new_session_id};

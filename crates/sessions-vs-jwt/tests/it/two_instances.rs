@@ -1,6 +1,6 @@
 //! Claims about running two instances of the service: which mechanisms survive a load balancer.
 
-use sessions_vs_jwt::clock::ManualClock;
+use support::clock::ManualClock;
 use sessions_vs_jwt::users::UserStore;
 use support::Service;
 use support::testkit::require;

@@ -1,16 +1,16 @@
 //! Time, injected: every expiry decision in this crate asks a [`Clock`], never the system.
 //!
 //! Sessions expire (idle and absolute timeouts), tokens expire (`exp`), become valid (`nbf`),
-//! and signing keys retire. Tests and the demo's revocation section drive a [`ManualClock`]
-//! forward instead of sleeping, so "the token is still accepted 14 minutes later" is checked in
-//! microseconds and never flakes.
+//! signing keys retire, authorization codes go stale and login throttles open again. Tests and
+//! demos drive a [`ManualClock`] forward instead of sleeping, so "the token is still accepted 14
+//! minutes later" is checked in microseconds and never flakes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Seconds since the Unix epoch: the unit JWT claims (`exp`, `nbf`, `iat`) use, so sessions use
-/// it too and the two mechanisms are compared on the same scale.
+/// Seconds since the Unix epoch: the unit JWT claims (`exp`, `nbf`, `iat`) use, so every other
+/// expiry uses it too and mechanisms are compared on the same scale.
 pub type UnixSeconds = u64;
 
 /// Where "now" comes from.
