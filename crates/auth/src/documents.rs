@@ -63,10 +63,13 @@ impl DocumentInput {
     }
 }
 
+/// The rows, and the last id handed out.
+type Table = (BTreeMap<DocumentId, Document>, DocumentId);
+
 /// The document table. Cloning shares it.
 #[derive(Debug, Clone, Default)]
 pub struct Documents {
-    table: Arc<RwLock<(BTreeMap<DocumentId, Document>, DocumentId)>>,
+    table: Arc<RwLock<Table>>,
 }
 
 impl Documents {
@@ -129,15 +132,11 @@ impl Documents {
             .ok_or(AuthError::NotFound("document"))
     }
 
-    fn read(
-        &self,
-    ) -> Result<RwLockReadGuard<'_, (BTreeMap<DocumentId, Document>, DocumentId)>, AuthError> {
+    fn read(&self) -> Result<RwLockReadGuard<'_, Table>, AuthError> {
         self.table.read().map_err(|_| poisoned())
     }
 
-    fn write(
-        &self,
-    ) -> Result<RwLockWriteGuard<'_, (BTreeMap<DocumentId, Document>, DocumentId)>, AuthError> {
+    fn write(&self) -> Result<RwLockWriteGuard<'_, Table>, AuthError> {
         self.table.write().map_err(|_| poisoned())
     }
 }

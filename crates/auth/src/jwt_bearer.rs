@@ -90,23 +90,30 @@ impl std::fmt::Debug for JwtIssuer {
 }
 
 impl JwtIssuer {
+    /// An issuer with a fresh random secret (RFC 7518 §3.2: an HS256 key at least as long as
+    /// the hash, from the CSPRNG).
     pub fn new(config: JwtConfig, clock: SharedClock) -> anyhow::Result<Self> {
+        let mut secret = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no system randomness"))?;
+        Ok(Self::with_secret(config, clock, &secret))
+    }
+
+    /// An issuer with a given secret: what several instances sharing one from a secret store
+    /// would use, and what lets a test mint a correctly signed token with another `iss` or `aud`.
+    pub fn with_secret(config: JwtConfig, clock: SharedClock, secret: &[u8]) -> Self {
         let mut validation = Validation::new(ALGORITHM);
         validation.set_issuer(&[&config.issuer]);
         validation.set_audience(&[&config.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // `exp` is checked below against the injected clock, so tests can move time.
         validation.validate_exp = false;
-        // RFC 7518 §3.2: an HS256 key at least as long as the hash, from the CSPRNG.
-        let mut secret = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut secret).map_err(|_| anyhow::anyhow!("no system randomness"))?;
-        Ok(Self {
-            encoding: EncodingKey::from_secret(&secret),
-            decoding: DecodingKey::from_secret(&secret),
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
             config,
             clock,
             validation,
-        })
+        }
     }
 
     /// A token for `account`, valid for the configured lifetime.
