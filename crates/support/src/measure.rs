@@ -120,6 +120,22 @@ pub struct Measurement {
 }
 
 impl Measurement {
+    /// One operation whose every figure is `d`: what a test of text derived from figures builds
+    /// (a closing paragraph, a goal) without running anything.
+    pub fn flat(d: Duration) -> Self {
+        Self {
+            ok: 1,
+            errors: 0,
+            elapsed: d,
+            mean: d,
+            p50: d,
+            p90: d,
+            p99: d,
+            max: d,
+            throughput: 1.0,
+        }
+    }
+
     fn from_histogram(hist: &Histogram<u64>, errors: u64, elapsed: Duration) -> Self {
         let at = |q: f64| picos(hist.value_at_quantile(q));
         let ok = hist.len();

@@ -307,6 +307,48 @@ fn group_thousands(n: f64) -> String {
     out
 }
 
+/// A measured value against a target a demo sets itself, and whether this run met it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Goal {
+    pub measured: f64,
+    pub target: f64,
+    pub met: bool,
+}
+
+impl Goal {
+    /// Met when `measured` is strictly under `target` (a cost ceiling).
+    pub fn below(measured: f64, target: f64) -> Self {
+        Self {
+            measured,
+            target,
+            met: measured < target,
+        }
+    }
+
+    /// Met when `measured` is at most `target` (a ratio ceiling).
+    pub fn at_most(measured: f64, target: f64) -> Self {
+        Self {
+            measured,
+            target,
+            met: measured <= target,
+        }
+    }
+
+    /// Met when `measured` is at least `target` (a speed-up floor).
+    pub fn at_least(measured: f64, target: f64) -> Self {
+        Self {
+            measured,
+            target,
+            met: measured >= target,
+        }
+    }
+
+    /// `yes` or `no`, for a goals table's last column.
+    pub fn verdict(&self) -> &'static str {
+        if self.met { "yes" } else { "no" }
+    }
+}
+
 /// `1.00×`, `0.25×`, `12.5×`, `3,012×`.
 pub fn format_ratio(r: f64) -> String {
     let mut s = if !r.is_finite() || r.abs() >= 100.0 {

@@ -220,7 +220,9 @@ mod tests {
     use support::measure::Measurement;
 
     use super::*;
-    use crate::demo::goals::{Goal, Goals};
+    use support::report::Goal;
+
+    use crate::demo::goals::Goals;
     use crate::demo::login_abuse::{Attempt, LoginAbuse};
     use crate::demo::mechanism_table::{MechanismRow, MechanismTable};
     use crate::demo::per_request_cost::PerRequestCost;
@@ -230,18 +232,7 @@ mod tests {
     use crate::rbac::Role;
 
     fn m(p50_us: f64) -> Measurement {
-        let d = Duration::from_secs_f64(p50_us / 1e6);
-        Measurement {
-            ok: 1,
-            errors: 0,
-            elapsed: d,
-            mean: d,
-            p50: d,
-            p90: d,
-            p99: d,
-            max: d,
-            throughput: 1.0,
-        }
+        Measurement::flat(Duration::from_secs_f64(p50_us / 1e6))
     }
 
     fn goal(met: bool) -> Goal {

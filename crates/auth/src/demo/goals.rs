@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Goal, Table, Unit};
 
 use super::per_request_cost::PerRequestCost;
 
@@ -13,14 +13,6 @@ pub const AUTHORIZE_TARGET_NS: f64 = 1_000.0;
 /// Verifying an argon2id password per request should cost at least this many session or JWT
 /// checks: the lesson of HTTP Basic, made visible.
 pub const ARGON2_RATIO_TARGET: f64 = 1_000.0;
-
-/// A measured value against its target.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Goal {
-    pub measured: f64,
-    pub target: f64,
-    pub met: bool,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Goals {
@@ -34,18 +26,9 @@ pub fn section(n: &mut Narrator, cost: &PerRequestCost) -> anyhow::Result<Goals>
     let authorize = cost.guard.p50_ns();
     let ratio = cost.argon2_over_token();
     let figures = Goals {
-        authorize_ns: Goal {
-            measured: authorize,
-            target: AUTHORIZE_TARGET_NS,
-            met: authorize < AUTHORIZE_TARGET_NS,
-        },
-        argon2_over_token: Goal {
-            measured: ratio,
-            target: ARGON2_RATIO_TARGET,
-            met: ratio >= ARGON2_RATIO_TARGET,
-        },
+        authorize_ns: Goal::below(authorize, AUTHORIZE_TARGET_NS),
+        argon2_over_token: Goal::at_least(ratio, ARGON2_RATIO_TARGET),
     };
-    let met = |g: Goal| if g.met { "yes" } else { "no" };
     let mut table = Table::new("goal")
         .column("target", Unit::Text)
         .column("measured", Unit::Text)
@@ -56,7 +39,7 @@ pub fn section(n: &mut Narrator, cost: &PerRequestCost) -> anyhow::Result<Goals>
         [
             format!("< {} ns", g.target).into(),
             format!("{:.0} ns", g.measured).into(),
-            met(g).into(),
+            g.verdict().into(),
         ],
     );
     let g = figures.argon2_over_token;
@@ -65,7 +48,7 @@ pub fn section(n: &mut Narrator, cost: &PerRequestCost) -> anyhow::Result<Goals>
         [
             format!("≥ {}×", g.target).into(),
             format!("{:.0}×", g.measured).into(),
-            met(g).into(),
+            g.verdict().into(),
         ],
     );
     n.table(table);

@@ -357,21 +357,10 @@ mod tests {
     use super::*;
     use crate::demo::PerMechanism;
     use crate::demo::authentication_cost::RedisCost;
-    use crate::demo::goals::Goal;
+    use support::report::Goal;
 
     fn m(p50_us: f64) -> Measurement {
-        let d = Duration::from_secs_f64(p50_us / 1e6);
-        Measurement {
-            ok: 1,
-            errors: 0,
-            elapsed: d,
-            mean: d,
-            p50: d,
-            p90: d,
-            p99: d,
-            max: d,
-            throughput: 1.0,
-        }
+        Measurement::flat(Duration::from_secs_f64(p50_us / 1e6))
     }
 
     fn all(n: u64) -> Successes {

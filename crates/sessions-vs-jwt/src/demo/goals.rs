@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Goal, Table, Unit};
 
 use super::authentication_cost::AuthenticationCost;
 
@@ -13,14 +13,6 @@ pub const HS256_TARGET_US: f64 = 5.0;
 /// A Redis session lookup should cost at most this many bare `GET`s (median over median): the
 /// store adds JSON and a timeout check to the round trip, and little else.
 pub const REDIS_RATIO_TARGET: f64 = 1.3;
-
-/// A measured value against its target.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct Goal {
-    pub measured: f64,
-    pub target: f64,
-    pub met: bool,
-}
 
 /// What this section found.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -34,21 +26,12 @@ pub struct Goals {
 pub fn section(n: &mut Narrator, cost: &AuthenticationCost) -> anyhow::Result<Goals> {
     let hs = cost.hs256_verify.p50_us();
     let figures = Goals {
-        hs256_verify_us: Goal {
-            measured: hs,
-            target: HS256_TARGET_US,
-            met: hs < HS256_TARGET_US,
-        },
+        hs256_verify_us: Goal::below(hs, HS256_TARGET_US),
         redis_over_bare_get: cost.redis.as_ref().map(|r| {
             let ratio = r.session.p50_us() / r.bare_get.p50_us();
-            Goal {
-                measured: ratio,
-                target: REDIS_RATIO_TARGET,
-                met: ratio <= REDIS_RATIO_TARGET,
-            }
+            Goal::at_most(ratio, REDIS_RATIO_TARGET)
         }),
     };
-    let met = |g: Goal| if g.met { "yes" } else { "no" };
     let mut table = Table::new("goal")
         .column("target", Unit::Text)
         .column("measured", Unit::Text)
@@ -59,7 +42,7 @@ pub fn section(n: &mut Narrator, cost: &AuthenticationCost) -> anyhow::Result<Go
         [
             format!("< {} µs", g.target).into(),
             format!("{:.2} µs", g.measured).into(),
-            met(g).into(),
+            g.verdict().into(),
         ],
     );
     if let Some(g) = figures.redis_over_bare_get {
@@ -68,7 +51,7 @@ pub fn section(n: &mut Narrator, cost: &AuthenticationCost) -> anyhow::Result<Go
             [
                 format!("≤ {}×", g.target).into(),
                 format!("{:.2}×", g.measured).into(),
-                met(g).into(),
+                g.verdict().into(),
             ],
         );
     }
