@@ -16,7 +16,6 @@ use support::cli::ServeArgs;
 use support::routing::endpoint;
 use support::{Service, Services, Settings};
 
-use support::clock::{SharedClock, SystemClock};
 use crate::config::{Config, JwtAlgorithm};
 use crate::error::AuthError;
 use crate::jwt::Keyring;
@@ -26,6 +25,7 @@ use crate::redis_session::{REDIS_COOKIE, RedisStore};
 use crate::session::{self, Sessions};
 use crate::token_store::TokenStore;
 use crate::users::UserStore;
+use support::clock::{SharedClock, SystemClock};
 
 /// Every Redis key this crate writes starts with this (tests use their own `TestKeys` prefix).
 pub const KEY_NAMESPACE: &str = "svj:";

@@ -25,13 +25,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use support::routing::endpoint;
 
-use support::clock::SharedClock;
 use crate::config::JwtConfig;
 use crate::error::AuthError;
 use crate::jwt::{AccessClaims, JWKS_PATH, Keyring, TokenRejection, Verifier};
 use crate::session::{Credentials, Me};
 use crate::token_store::{TokenStore, random_token};
 use crate::users::{User, UserStore};
+use support::clock::SharedClock;
 
 pub use crate::error::BEARER_SCHEME;
 

@@ -25,10 +25,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use support::routing::endpoint;
 
-use support::clock::{SharedClock, UnixSeconds};
 use crate::config::CookieConfig;
 use crate::error::AuthError;
 use crate::users::{User, UserStore};
+use support::clock::{SharedClock, UnixSeconds};
 
 /// The prefix browsers enforce for cookies that must be `Secure`, `Path=/` and host-only
 /// (RFC 6265bis §4.1.3.2): a subdomain or a plain-HTTP page cannot overwrite them.

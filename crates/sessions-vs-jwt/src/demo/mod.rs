@@ -40,13 +40,13 @@ use support::narrate::Narrator;
 use support::{Report, Service, Settings};
 
 use crate::app::{self, AppState, Parts};
-use support::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::error::BEARER_SCHEME;
 use crate::jwt::{AccessClaims, Keyring, Verifier};
 use crate::jwt_auth::TokenPair;
 use crate::session::Credentials;
 use crate::users::{DEMO_USERS, UserStore};
+use support::clock::{SharedClock, SystemClock};
 
 const TOPIC: &str = "sessions-vs-jwt";
 /// The longest any one demo request may take.

@@ -11,9 +11,9 @@ use support::report::{Table, Unit};
 
 use super::{Bench, Credential, Mechanism, PerMechanism, alice, login, status_of};
 use crate::app::PasswordChange;
-use support::clock::{Clock, ManualClock};
 use crate::session::Credentials;
 use crate::users::DEMO_USERS;
+use support::clock::{Clock, ManualClock};
 
 pub const TITLE: &str = "Revocation: how long is the old credential still accepted?";
 /// How far the manual clock moves between two tries.

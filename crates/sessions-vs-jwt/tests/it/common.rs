@@ -5,12 +5,12 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use reqwest::header::{COOKIE, SET_COOKIE};
-use support::clock::ManualClock;
 use sessions_vs_jwt::config::{Config, JwtAlgorithm};
 use sessions_vs_jwt::jwt_auth::TokenPair;
 use sessions_vs_jwt::users::{DEMO_USERS, UserStore};
 use sessions_vs_jwt::{AppState, Parts, app};
 use support::Settings;
+use support::clock::ManualClock;
 use support::server::RunningServer;
 
 pub const ALICE: (&str, &str) = DEMO_USERS[0];

@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use jsonwebtoken::Algorithm;
 use sessions_vs_jwt::app::{self, ServeOptions};
-use support::clock::{ManualClock, SharedClock};
 use sessions_vs_jwt::config::JwtAlgorithm;
 use sessions_vs_jwt::jwt::{AccessClaims, JWKS_PATH, JwksKeys, TokenRejection, Verifier};
 use support::Settings;
 use support::cli::Mode;
+use support::clock::{ManualClock, SharedClock};
 
 use crate::common::{self, Instance, bearer_get, jwt_login};
 

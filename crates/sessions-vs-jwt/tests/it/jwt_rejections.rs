@@ -8,8 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
-use support::clock::{Clock, ManualClock};
 use sessions_vs_jwt::jwt::{AccessClaims, Keyring, TimeClaims, TokenRejection, Verifier};
+use support::clock::{Clock, ManualClock};
 use support::problem::PROBLEM_JSON;
 
 use crate::common::{self, Instance, bearer_get};

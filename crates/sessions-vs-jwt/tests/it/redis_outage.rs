@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, COOKIE, RETRY_AFTER};
 use sessions_vs_jwt::app;
-use support::clock::ManualClock;
 use sessions_vs_jwt::error::RETRY_AFTER_SECS;
+use support::clock::ManualClock;
 use support::problem::PROBLEM_JSON;
 use support::testkit::unique_name;
 

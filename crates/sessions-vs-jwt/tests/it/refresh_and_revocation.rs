@@ -2,9 +2,9 @@
 //! denylist, and a password change, for the in-memory token store and for Redis.
 
 use reqwest::header::COOKIE;
-use support::clock::ManualClock;
 use sessions_vs_jwt::jwt::TokenRejection;
 use support::Service;
+use support::clock::ManualClock;
 use support::testkit::{TestKeys, require};
 
 use crate::common::{self, ALICE, Instance, bearer_get, jwt_login, session_login, session_me};

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE};
-use support::clock::ManualClock;
 use sessions_vs_jwt::config::CookieConfig;
 use sessions_vs_jwt::memory_session::{MEMORY_COOKIE, MemoryStore};
 use sessions_vs_jwt::session::{HOST_PREFIX, SESSION_ID_BYTES, Sessions, new_session_id};
 use sessions_vs_jwt::users::UserStore;
 use support::Service;
+use support::clock::ManualClock;
 use support::problem::PROBLEM_JSON;
 use support::testkit::require;
 

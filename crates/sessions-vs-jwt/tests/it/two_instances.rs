@@ -1,8 +1,8 @@
 //! Claims about running two instances of the service: which mechanisms survive a load balancer.
 
-use support::clock::ManualClock;
 use sessions_vs_jwt::users::UserStore;
 use support::Service;
+use support::clock::ManualClock;
 use support::testkit::require;
 
 use crate::common::{self, bearer_get, jwt_login, session_login, session_me};
