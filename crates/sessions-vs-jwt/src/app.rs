@@ -13,6 +13,7 @@ use anyhow::Context as _;
 use deadpool_redis::{Pool, Runtime};
 use serde::{Deserialize, Serialize};
 use support::cli::ServeArgs;
+use support::clock::{SharedClock, SystemClock};
 use support::routing::endpoint;
 use support::{Service, Services, Settings};
 
@@ -25,7 +26,6 @@ use crate::redis_session::{REDIS_COOKIE, RedisStore};
 use crate::session::{self, Sessions};
 use crate::token_store::TokenStore;
 use crate::users::UserStore;
-use support::clock::{SharedClock, SystemClock};
 
 /// Every Redis key this crate writes starts with this (tests use their own `TestKeys` prefix).
 pub const KEY_NAMESPACE: &str = "svj:";

@@ -26,9 +26,9 @@ use jsonwebtoken::jwk::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use support::clock::{SharedClock, UnixSeconds};
 
 use crate::config::JwtAlgorithm;
-use support::clock::{SharedClock, UnixSeconds};
 
 /// The path another service fetches our public keys from (RFC 8615 well-known URI, RFC 7517 set).
 pub const JWKS_PATH: &str = "/.well-known/jwks.json";

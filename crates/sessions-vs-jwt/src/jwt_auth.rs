@@ -23,6 +23,7 @@ use std::sync::Arc;
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use support::clock::SharedClock;
 use support::routing::endpoint;
 
 use crate::config::JwtConfig;
@@ -31,7 +32,6 @@ use crate::jwt::{AccessClaims, JWKS_PATH, Keyring, TokenRejection, Verifier};
 use crate::session::{Credentials, Me};
 use crate::token_store::{TokenStore, random_token};
 use crate::users::{User, UserStore};
-use support::clock::SharedClock;
 
 pub use crate::error::BEARER_SCHEME;
 

@@ -23,12 +23,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use support::clock::{SharedClock, UnixSeconds};
 use support::routing::endpoint;
 
 use crate::config::CookieConfig;
 use crate::error::AuthError;
 use crate::users::{User, UserStore};
-use support::clock::{SharedClock, UnixSeconds};
 
 /// The prefix browsers enforce for cookies that must be `Secure`, `Path=/` and host-only
 /// (RFC 6265bis §4.1.3.2): a subdomain or a plain-HTTP page cannot overwrite them.

@@ -26,10 +26,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use deadpool_redis::Pool;
 use redis::AsyncCommands;
+use support::clock::UnixSeconds;
 
 use crate::error::AuthError;
 use crate::users::User;
-use support::clock::UnixSeconds;
 
 /// Key prefix of a refresh-token family (a hash: `cur`, `uid`, `name`, `gen`, `exp`).
 pub const FAMILY_KEY: &str = "jwt:family:";

@@ -35,6 +35,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use serde::Serialize;
+use support::clock::{SharedClock, SystemClock};
 use support::demo::{DemoArgs, RunIds};
 use support::narrate::Narrator;
 use support::{Report, Service, Settings};
@@ -46,7 +47,6 @@ use crate::jwt::{AccessClaims, Keyring, Verifier};
 use crate::jwt_auth::TokenPair;
 use crate::session::Credentials;
 use crate::users::{DEMO_USERS, UserStore};
-use support::clock::{SharedClock, SystemClock};
 
 const TOPIC: &str = "sessions-vs-jwt";
 /// The longest any one demo request may take.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use support::clock::{Clock, ManualClock};
 use support::narrate::Narrator;
 use support::report::{Table, Unit};
 
@@ -13,7 +14,6 @@ use super::{Bench, Credential, Mechanism, PerMechanism, alice, login, status_of}
 use crate::app::PasswordChange;
 use crate::session::Credentials;
 use crate::users::DEMO_USERS;
-use support::clock::{Clock, ManualClock};
 
 pub const TITLE: &str = "Revocation: how long is the old credential still accepted?";
 /// How far the manual clock moves between two tries.
