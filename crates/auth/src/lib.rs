@@ -4,7 +4,7 @@
 //! |---|---|
 //! | [`basic`] | alternative 1: HTTP Basic (RFC 7617), a password check on every request |
 //! | [`session`] | alternative 2: a session cookie, with a CSRF token for state-changing requests |
-//! | [`jwt_bearer`] | alternative 3: a short-lived JWT bearer token (EdDSA pinned, `iss`/`aud`/`exp` checked) |
+//! | [`jwt_bearer`] | alternative 3: a short-lived JWT bearer token (HS256 pinned, `iss`/`aud`/`exp` checked) |
 //! | [`api_keys`] | alternative 4: API keys for services: shown once, stored as a digest, prefixed, scoped, revocable |
 //! | [`rbac`] | roles → permissions, and the one authorization check every mechanism ends in |
 //! | [`guard`] | the authenticating middleware per mechanism, and the [`guard::Can`] extractor that asks RBAC |

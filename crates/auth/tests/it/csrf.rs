@@ -12,7 +12,7 @@ const EVIL_ORIGIN: &str = "https://evil.example";
 /// cookie but cannot carry the CSRF token (the forging page can neither read it nor set a
 /// header): it is refused with 403 `/problems/csrf`, and no document is created.
 #[actix_web::test]
-async fn a_cross_site_form_post_with_a_valid_session_cookie_and_no_csrf_token_is_refused()
+async fn a_cross_site_post_with_the_session_cookie_but_no_csrf_token_is_refused()
 -> anyhow::Result<()> {
     // Arrange
     let app = common::start().await?;

@@ -44,41 +44,65 @@ async fn an_unknown_username_costs_one_verification_like_a_wrong_password_and_an
     Ok(())
 }
 
-/// A stored hash made with older parameters is replaced at the next successful login by one
-/// at the configured parameters (the password verifies under the old ones, which travel in the
-/// PHC string), and a failed login leaves it alone.
-#[actix_web::test]
-async fn an_old_hash_is_rehashed_at_the_next_successful_login_and_not_at_a_failed_one()
--> anyhow::Result<()> {
-    // Arrange
-    let app = common::start().await?;
+/// arthur's hash replaced by one made at [`OLDER`] parameters, as an import from an older
+/// system would leave it. Returns the imported PHC string.
+fn import_old_hash(app: &common::Instance) -> anyhow::Result<String> {
     let arthur = common::arthur();
-    let configured = app.state.accounts.passwords().cost();
-    assert_ne!(configured, OLDER);
+    assert_ne!(app.state.accounts.passwords().cost(), OLDER);
     let imported = passwords::hash_blocking(OLDER, arthur.password)?;
     app.state
         .accounts
         .import_hash(arthur.username, imported.clone())?;
-    let stored = || -> anyhow::Result<String> {
-        app.state
-            .accounts
-            .stored_hash(arthur.username)?
-            .ok_or_else(|| anyhow::anyhow!("arthur has no hash"))
-    };
+    Ok(imported)
+}
+
+fn stored_hash(app: &common::Instance) -> anyhow::Result<String> {
+    app.state
+        .accounts
+        .stored_hash("arthur")?
+        .ok_or_else(|| anyhow::anyhow!("arthur has no hash"))
+}
+
+/// A stored hash made with older parameters still verifies (they travel in the PHC string), and
+/// the next successful login replaces it with one at the configured parameters: the only moment
+/// the plain password is at hand.
+#[actix_web::test]
+async fn a_hash_with_old_parameters_is_upgraded_at_the_next_login() -> anyhow::Result<()> {
+    // Arrange
+    let app = common::start().await?;
+    let arthur = common::arthur();
+    let imported = import_old_hash(&app)?;
 
     // Act
-    let failed = app.token_request(arthur.username, "a wrong guess").await?;
-    let after_failure = stored()?;
-    let succeeded = app.token_request(arthur.username, arthur.password).await?;
-    let after_success = stored()?;
+    let response = app.token_request(arthur.username, arthur.password).await?;
 
     // Assert
-    assert_eq!(failed.status(), 401);
-    assert_eq!(after_failure, imported);
-    assert_eq!(passwords::cost_of(&after_failure), Some(OLDER));
-    assert_eq!(succeeded.status(), 200);
-    assert_ne!(after_success, imported);
-    assert_eq!(passwords::cost_of(&after_success), Some(configured));
-    assert!(passwords::verify_blocking(&after_success, arthur.password)?);
+    assert_eq!(response.status(), 200);
+    let upgraded = stored_hash(&app)?;
+    assert_ne!(upgraded, imported);
+    assert_eq!(
+        passwords::cost_of(&upgraded),
+        Some(app.state.accounts.passwords().cost())
+    );
+    assert!(passwords::verify_blocking(&upgraded, arthur.password)?);
+    Ok(())
+}
+
+/// A failed login leaves an old hash alone: without the right password there is nothing to
+/// rehash, and a guess must not change what is stored.
+#[actix_web::test]
+async fn a_failed_login_leaves_a_hash_with_old_parameters_alone() -> anyhow::Result<()> {
+    // Arrange
+    let app = common::start().await?;
+    let imported = import_old_hash(&app)?;
+
+    // Act
+    let response = app.token_request("arthur", "a wrong guess").await?;
+
+    // Assert
+    assert_eq!(response.status(), 401);
+    let kept = stored_hash(&app)?;
+    assert_eq!(kept, imported);
+    assert_eq!(passwords::cost_of(&kept), Some(OLDER));
     Ok(())
 }
