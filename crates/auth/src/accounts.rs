@@ -125,8 +125,8 @@ impl Accounts {
         Ok(account)
     }
 
-    /// Checks a username and password for `mechanism`. An unknown username costs one argon2
-    /// verification like a wrong password, and gets the same 401. A correct password whose
+    /// Checks a username and password for `mechanism`. An unknown username, a wrong password
+    /// and a disabled account cost one argon2 verification each and get the same 401. A correct password whose
     /// hash was made with older parameters is rehashed before this returns.
     pub async fn check_password(
         &self,
@@ -152,8 +152,10 @@ impl Accounts {
             Some(record) if verdict.matches => record,
             _ => return Err(refused(Refusal::BadPassword)),
         };
+        // A disabled account gets the same answer as a wrong password: saying "disabled" only
+        // when the password is right would tell a guesser that it is.
         if record.account.disabled {
-            return Err(refused(Refusal::AccountDisabled));
+            return Err(refused(Refusal::BadPassword));
         }
         if verdict.needs_rehash {
             let phc = self.passwords.hash(password).await?;

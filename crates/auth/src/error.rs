@@ -149,8 +149,9 @@ impl AuthError {
                 .with_header(WWW_AUTHENTICATE.as_str(), challenge(*mechanism)),
             AuthError::Refused { mechanism, refusal } => {
                 let mut header = challenge(*mechanism);
-                if *mechanism == Mechanism::Jwt {
-                    // RFC 6750 §3: a token that was sent and refused gets `invalid_token`.
+                if let Refusal::InvalidToken(_) = refusal {
+                    // RFC 6750 §3: a token that was sent and refused gets `invalid_token` (a
+                    // wrong password at /jwt/token is no token, so it gets the bare challenge).
                     header.push_str(&format!(
                         ", error=\"invalid_token\", error_description=\"{}\"",
                         refusal.describe()
