@@ -40,6 +40,8 @@ use crate::throttle::Throttle;
 
 /// The header a state-changing request echoes the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Records kept before idle ones are swept out.
+const MAX_SESSIONS: usize = 100_000;
 
 #[derive(Debug, Clone)]
 struct Record {
@@ -78,12 +80,20 @@ impl Sessions {
             id: secrets::random_token()?,
             csrf_token: secrets::random_token()?,
         };
-        self.write()?.insert(
+        let now = self.clock.now();
+        let mut records = self.write()?;
+        // Sessions nobody comes back to are removed here, in bulk, once there are many: a
+        // store with TTLs (Redis) does this by itself.
+        if records.len() >= MAX_SESSIONS {
+            let idle = self.config.idle_timeout.as_secs();
+            records.retain(|_, r| r.last_seen + idle > now);
+        }
+        records.insert(
             new.id.clone(),
             Record {
                 account,
                 csrf: new.csrf_token.clone(),
-                last_seen: self.clock.now(),
+                last_seen: now,
             },
         );
         Ok(new)

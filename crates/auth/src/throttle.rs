@@ -27,6 +27,9 @@ use crate::accounts::normalise;
 use crate::config::ThrottleConfig;
 use crate::error::AuthError;
 
+/// Keys kept before old ones are swept out.
+const MAX_KEYS: usize = 100_000;
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
     Account(String),
@@ -76,6 +79,14 @@ impl Throttle {
     pub fn failed(&self, username: &str, address: Option<IpAddr>) -> Result<(), AuthError> {
         let now = self.clock.now();
         let mut failures = self.lock()?;
+        // Random usernames would otherwise grow the map without bound: past a size, forget
+        // every key whose failures have all left the window.
+        if failures.len() >= MAX_KEYS {
+            failures.retain(|_, log| {
+                self.forget_old(log, now);
+                !log.is_empty()
+            });
+        }
         for (key, limit) in self.keys(username, address) {
             let log = failures.entry(key).or_default();
             self.forget_old(log, now);
