@@ -29,6 +29,8 @@ use crate::documents::{self, DocumentInput, Documents};
 use crate::guard;
 use crate::jwt_bearer::{self, JwtIssuer};
 use crate::management;
+use crate::oauth_client::{self, OAuthClient};
+use crate::oauth_provider::{self, Provider};
 use crate::passwords::Passwords;
 use crate::principal::Mechanism;
 use crate::session::{self, Sessions};
@@ -48,6 +50,9 @@ pub struct AppState {
     pub jwt: Arc<JwtIssuer>,
     pub api_keys: ApiKeys,
     pub documents: Documents,
+    /// The local OpenID provider under `/provider`, and the client `/oauth/...` logs in with.
+    pub provider: Provider,
+    pub oauth: OAuthClient,
 }
 
 impl AppState {
@@ -68,7 +73,11 @@ impl AppState {
                 },
             )?;
         }
+        let provider = Provider::new(clock.clone(), accounts.passwords().clone()).await?;
+        let oauth = OAuthClient::new(clock.clone(), config.session.secure)?;
         Ok(Self {
+            provider,
+            oauth,
             throttle: Throttle::new(config.throttle.clone(), clock.clone()),
             sessions: Sessions::new(config.session.clone(), clock.clone()),
             jwt: Arc::new(JwtIssuer::new(config.jwt.clone(), clock.clone())?),
@@ -92,7 +101,11 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(web::Data::new(state.sessions.clone()))
             .app_data(web::Data::from(state.jwt.clone()))
             .app_data(web::Data::new(state.api_keys.clone()))
-            .app_data(web::Data::new(state.documents.clone()));
+            .app_data(web::Data::new(state.documents.clone()))
+            .app_data(web::Data::new(state.provider.clone()))
+            .app_data(web::Data::new(state.oauth.clone()));
+        cfg.configure(oauth_provider::configure)
+            .configure(oauth_client::configure);
         // The logins are public, and registered before the scopes, so they match first.
         cfg.service(endpoint("/session/login").post(session::login))
             .service(endpoint("/jwt/token").post(jwt_bearer::token));
@@ -127,6 +140,9 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
 
 /// The server, around a listener the caller bound.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
+    // The provider's issuer and the client's redirect URI are known only once bound.
+    oauth_client::bind_local(&state.provider, &state.oauth, listener.local_addr()?)
+        .map_err(std::io::Error::other)?;
     Ok(HttpServer::new(move || {
         App::new()
             .configure(configure(state.clone()))

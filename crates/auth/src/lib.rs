@@ -18,6 +18,8 @@
 //! | [`credentials`] | reading a credential header: scheme, size, syntax |
 //! | [`secrets`] | random tokens, digests, constant-time comparison |
 //! | [`signing_key`] | an Ed25519 key and its JWKS |
+//! | [`oauth_client`] | "log in with the provider": authorization code + PKCE S256 + `state` + `nonce`, the `id_token` verified, `(iss, sub)` linked, then a session |
+//! | [`oauth_provider`] | the local OpenID provider standing in for Google: discovery, `/authorize`, `/token`, JWKS, `/userinfo` |
 //! | [`pkce`] | RFC 7636 code verifier and S256 challenge |
 //! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`], [`app::serve`] |
 //! | [`config`] | [`config::Config`]: password cost, cookie, token lifetime, throttle limits |
@@ -38,6 +40,8 @@ pub mod guard;
 pub mod jwt_bearer;
 pub mod login;
 pub mod management;
+pub mod oauth_client;
+pub mod oauth_provider;
 pub mod passwords;
 pub mod pkce;
 pub mod principal;
