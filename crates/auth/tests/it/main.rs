@@ -4,6 +4,8 @@ mod api_keys;
 mod common;
 mod csrf;
 mod malformed_headers;
+mod oauth_flow;
+mod oidc_interop;
 mod passwords;
 mod rbac_matrix;
 mod revocation;
