@@ -22,6 +22,7 @@ pub mod closing;
 pub mod goals;
 pub mod login_abuse;
 pub mod mechanism_table;
+pub mod oauth_transcript;
 pub mod per_request_cost;
 pub mod rbac_matrix;
 pub mod revocation;
