@@ -203,8 +203,8 @@ pub enum ProviderError {
     /// without a live access token.
     #[error("userinfo refused: {0}")]
     Userinfo(&'static str),
-    /// An HTML page for the person at the browser (400 or 401): used where redirecting back is
-    /// not safe (unknown client, unregistered `redirect_uri`) or not meant (a wrong password).
+    /// An HTML error page for the person at the browser (400), where redirecting back is not
+    /// safe (unknown client, unregistered `redirect_uri`) or no longer possible (an expired form).
     #[error("{message}")]
     Page {
         status: StatusCode,
@@ -700,7 +700,9 @@ impl Provider {
     }
 
     /// Step 2 (`POST /login`): the user's password; on success a fresh code, redirected back.
-    async fn login(&self, form: &LoginForm) -> Result<String, ProviderError> {
+    /// A wrong password shows the form again (production would throttle here, as
+    /// `throttle.rs` does for the service's own logins).
+    async fn login(&self, form: &LoginForm) -> Result<LoginOutcome, ProviderError> {
         let now = self.now();
         let interaction = self
             .tables()?
@@ -714,14 +716,14 @@ impl Provider {
         let request = interaction.request;
         if form.decision.as_deref() == Some(DENY) {
             self.tables()?.interactions.remove(&form.interaction);
-            return Ok(self.redirect(
+            return Ok(LoginOutcome::Redirect(self.redirect(
                 &request.redirect_uri,
                 &[
                     (param::ERROR, ErrorCode::AccessDenied.as_str()),
                     (param::ERROR_DESCRIPTION, "the user declined"),
                 ],
                 request.state.as_deref(),
-            ));
+            )));
         }
         let user = self
             .inner
@@ -735,10 +737,11 @@ impl Provider {
             .verify(user.map(|u| u.phc.as_str()), &form.password)
             .await?;
         let Some(user) = user.filter(|_| verdict.matches) else {
-            return Err(ProviderError::Page {
-                status: StatusCode::UNAUTHORIZED,
-                message: "Wrong username or password.",
-            });
+            return Ok(LoginOutcome::Retry(login_page(
+                &form.interaction,
+                &request,
+                Some(WRONG_PASSWORD),
+            )));
         };
         let code = secrets::random_token()?;
         let mut tables = self.tables()?;
@@ -758,11 +761,11 @@ impl Provider {
                 issued: Vec::new(),
             },
         );
-        Ok(self.redirect(
+        Ok(LoginOutcome::Redirect(self.redirect(
             &request.redirect_uri,
             &[(param::CODE, &code)],
             request.state.as_deref(),
-        ))
+        )))
     }
 
     /// Step 3 (`POST /token`): authenticates the client, then redeems the code.
@@ -1129,6 +1132,15 @@ pub struct LoginForm {
 }
 
 const DENY: &str = "deny";
+const WRONG_PASSWORD: &str = "Wrong username or password.";
+
+/// What a submitted login form leads to.
+enum LoginOutcome {
+    /// Back to the client, with a code or an error.
+    Redirect(String),
+    /// The form again (401), with a message.
+    Retry(String),
+}
 
 /// Form or query parameters, keeping duplicates (RFC 6749 §3.1 and §3.2: a parameter sent
 /// twice is an `invalid_request`, not "the last one wins").
@@ -1188,7 +1200,7 @@ fn page(title: &str, body: &str) -> String {
 
 /// The login form for a pending interaction. The demo users are shown on the page because
 /// this provider is a stand-in; a real one obviously shows nothing of the kind.
-fn login_page(interaction: &str, request: &AuthorizationRequest) -> String {
+fn login_page(interaction: &str, request: &AuthorizationRequest, message: Option<&str>) -> String {
     let users: String = PROVIDER_USERS
         .iter()
         .map(|(name, password, _, _)| {
@@ -1202,7 +1214,7 @@ fn login_page(interaction: &str, request: &AuthorizationRequest) -> String {
     page(
         "Sign in to the provider",
         &format!(
-            "<p><code>{client}</code> asks for: <code>{scopes}</code>. Signing in allows it.</p>\
+            "{message}<p><code>{client}</code> asks for: <code>{scopes}</code>. Signing in allows it.</p>\
              <form method=\"post\" action=\"{MOUNT}{LOGIN_PATH}\">\
              <input type=\"hidden\" name=\"{interaction_param}\" value=\"{interaction}\">\
              <label>Username <input name=\"username\" autocomplete=\"username\"></label>\
@@ -1210,6 +1222,10 @@ fn login_page(interaction: &str, request: &AuthorizationRequest) -> String {
              <button name=\"decision\" value=\"allow\">Sign in and allow</button>\
              <button name=\"decision\" value=\"{DENY}\">Deny</button></form>\
              <p>Demo users of this stand-in provider:</p><ul>{users}</ul>",
+            message = message.map_or(String::new(), |m| format!(
+                "<p><strong>{}</strong></p>",
+                escape(m)
+            )),
             client = escape(&request.client_id),
             scopes = escape(&request.scopes.join(" ")),
             interaction_param = param::INTERACTION,
@@ -1250,7 +1266,7 @@ async fn authorize(
         Ok((interaction, request)) => HttpResponse::Ok()
             .content_type(ContentType::html())
             .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(login_page(&interaction, &request)),
+            .body(login_page(&interaction, &request, None)),
         Err(error_redirect) => see_other(&error_redirect),
     })
 }
@@ -1259,7 +1275,13 @@ async fn login(
     form: web::Form<LoginForm>,
     provider: web::Data<Provider>,
 ) -> Result<HttpResponse, ProviderError> {
-    Ok(see_other(&provider.login(&form).await?))
+    Ok(match provider.login(&form).await? {
+        LoginOutcome::Redirect(location) => see_other(&location),
+        LoginOutcome::Retry(page) => HttpResponse::Unauthorized()
+            .content_type(ContentType::html())
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(page),
+    })
 }
 
 async fn token(
@@ -1335,7 +1357,8 @@ mod tests {
             nonce: None,
             code_challenge: "x".repeat(43),
         };
-        let page = login_page("abc-_123", &request);
+        let page = login_page("abc-_123", &request, Some("<again>"));
+        assert!(page.contains("&lt;again&gt;"));
         assert_eq!(interaction_in(&page), Some("abc-_123"));
     }
 }

@@ -744,6 +744,38 @@ async fn an_id_token_with_the_wrong_nonce_aud_or_signature_logs_nobody_in() -> a
     Ok(())
 }
 
+/// A wrong password at the provider shows its form again (401) and sends nobody back; the
+/// right one afterwards still completes the same login.
+#[actix_web::test]
+async fn a_wrong_password_at_the_provider_shows_the_form_again_and_sends_nobody_back()
+-> anyhow::Result<()> {
+    let app = common::start().await?;
+    let browser = Browser::new()?;
+    let (_, interaction) = open_login_form(&app, &browser).await?;
+
+    let wrong = browser
+        .post_form(
+            &app.url(&format!("{MOUNT}{PROVIDER_LOGIN_PATH}")),
+            &[
+                (param::INTERACTION, interaction.as_str()),
+                ("username", "grace"),
+                ("password", "not grace's password"),
+            ],
+        )
+        .await?;
+
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.location.is_none());
+    assert_eq!(
+        oauth_provider::interaction_in(&wrong.body),
+        Some(interaction.as_str())
+    );
+    let callback = sign_in(&app, &browser, &interaction, "grace").await?;
+    let landed = browser.follow(&callback).await?;
+    assert_eq!(last(&landed)?.status, 200);
+    Ok(())
+}
+
 /// A user who clicks "Deny" comes back with `access_denied`, and no session.
 #[actix_web::test]
 async fn a_user_who_denies_comes_back_with_access_denied_and_no_session() -> anyhow::Result<()> {
