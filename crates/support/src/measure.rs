@@ -266,6 +266,64 @@ async fn run_window<T, Fut>(
     }
 }
 
+/// Measures two async operations in alternation, `a` then `b`, then `b` then `a`, one call at a
+/// time, under one `plan` (its iteration count and budget are per operation; concurrency is
+/// ignored).
+///
+/// For a comparison whose claim is "these two cost the same" (an unknown username against a
+/// wrong password, say): measured one after the other, a burst of load on a shared machine lands
+/// on one of them and becomes a difference; interleaved, it lands on both. Alternating the order
+/// also cancels any advantage of going first or second.
+pub async fn measure_interleaved<A, FutA, B, FutB>(
+    plan: Plan,
+    a: A,
+    b: B,
+) -> (Measurement, Measurement)
+where
+    A: Fn(u64) -> FutA,
+    FutA: Future,
+    FutA::Output: Outcome,
+    B: Fn(u64) -> FutB,
+    FutB: Future,
+    FutB::Output: Outcome,
+{
+    for i in 0..plan.warmup {
+        let _ = a(i).await;
+        let _ = b(i).await;
+    }
+    let (mut hist_a, mut hist_b) = (new_histogram(), new_histogram());
+    let (mut errors_a, mut errors_b) = (0, 0);
+    let started = Instant::now();
+    let mut i = 0;
+    while i < plan.iterations && started.elapsed() < plan.budget {
+        for first in [i % 2 == 0, i % 2 != 0] {
+            let begun = Instant::now();
+            let ok = if first {
+                a(i).await.succeeded()
+            } else {
+                b(i).await.succeeded()
+            };
+            let elapsed = begun.elapsed();
+            let (hist, errors) = if first {
+                (&mut hist_a, &mut errors_a)
+            } else {
+                (&mut hist_b, &mut errors_b)
+            };
+            if ok {
+                record(hist, elapsed);
+            } else {
+                *errors += 1;
+            }
+        }
+        i += 1;
+    }
+    let elapsed = started.elapsed();
+    (
+        Measurement::from_histogram(&hist_a, errors_a, elapsed),
+        Measurement::from_histogram(&hist_b, errors_b, elapsed),
+    )
+}
+
 /// Runs a synchronous `op` under `plan` (concurrency is ignored) and measures its latency.
 ///
 /// Each sample times a batch of calls and records the batch time divided by the batch size, so an

@@ -31,6 +31,7 @@ pub fn paragraph(f: &AllFigures) -> String {
         hashing(f),
         revocation(f),
         csrf(f),
+        oauth(f),
         matrix(f),
         abuse(f),
         recommendation(f),
@@ -140,6 +141,32 @@ fn csrf(f: &AllFigures) -> String {
     s
 }
 
+fn oauth(f: &AllFigures) -> String {
+    let o = &f.oauth;
+    let nonce = if o.id_token_claims.iter().any(|c| c == "nonce") {
+        "carrying the nonce the client had sent"
+    } else {
+        "WITHOUT a nonce, so nothing tied it to this login"
+    };
+    let linked = if o.local_account.is_empty() {
+        "no local account was linked".to_owned()
+    } else {
+        format!(
+            "{} at the provider became the local account {}",
+            o.provider_user, o.local_account
+        )
+    };
+    format!(
+        "One OAuth2 login took {} browser requests ({} of them redirects) and {} calls from the          service to the provider, {} ms in all, {} ms of it on the back channel; the {} id_token          came back {nonce}, and {linked}.",
+        o.browser_requests,
+        o.redirects,
+        o.back_channel_requests,
+        format_number(o.login_ms),
+        format_number(o.back_channel_ms),
+        o.id_token_algorithm,
+    )
+}
+
 fn matrix(f: &AllFigures) -> String {
     let m = &f.matrix;
     let agree = if m.mechanisms_agree() {
@@ -225,6 +252,7 @@ mod tests {
     use crate::demo::goals::Goals;
     use crate::demo::login_abuse::{Attempt, LoginAbuse};
     use crate::demo::mechanism_table::{MechanismRow, MechanismTable};
+    use crate::demo::oauth_transcript::OAuthFlow;
     use crate::demo::per_request_cost::PerRequestCost;
     use crate::demo::rbac_matrix::{Cell, RbacMatrix, Route};
     use crate::demo::revocation::{Revocation, Revoked};
@@ -319,6 +347,25 @@ mod tests {
                     .collect(),
                 jwt_lifetime_secs: 300,
             },
+            oauth: OAuthFlow {
+                browser_requests: 5,
+                redirects: 3,
+                back_channel_requests: 4,
+                browser_bytes_received: 4_000,
+                back_channel_bytes_sent: 500,
+                back_channel_bytes_received: 3_000,
+                login_ms: 12.0,
+                back_channel_ms: 4.0,
+                front_channel_parameters: vec![
+                    "state".into(),
+                    "code_challenge".into(),
+                    "nonce".into(),
+                ],
+                id_token_algorithm: "EdDSA".into(),
+                id_token_claims: vec!["iss".into(), "sub".into(), "aud".into(), "nonce".into()],
+                provider_user: "grace".into(),
+                local_account: "grace".into(),
+            },
             matrix: RbacMatrix {
                 cells: Mechanism::ALL.into_iter().flat_map(statuses).collect(),
             },
@@ -369,6 +416,11 @@ mod tests {
             "{p}"
         );
         assert!(p.contains("does not reveal"), "{p}");
+        assert!(
+            p.contains("5 browser requests (3 of them redirects) and 4 calls"),
+            "{p}"
+        );
+        assert!(p.contains("carrying the nonce"), "{p}");
     }
 
     #[test]
@@ -395,6 +447,8 @@ mod tests {
             cell.challenge_right = false;
         }
         f.abuse.unknown_user = m(1_000.0);
+        f.oauth.id_token_claims.retain(|c| c != "nonce");
+        f.oauth.local_account.clear();
         f.abuse
             .account_sequence
             .iter_mut()
@@ -415,5 +469,7 @@ mod tests {
         );
         assert!(p.contains("never answered 429"), "{p}");
         assert!(p.contains("an attacker could measure"), "{p}");
+        assert!(p.contains("WITHOUT a nonce"), "{p}");
+        assert!(p.contains("no local account was linked"), "{p}");
     }
 }

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use support::measure::{Measurement, Plan, measure};
+use support::measure::{Measurement, Plan, measure_interleaved};
 use support::narrate::Narrator;
 use support::report::{Table, Unit};
 
@@ -127,19 +127,20 @@ pub async fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<Logi
     bench.clock.advance(throttle.window);
 
     let owasp = &bench.owasp;
-    let plan = Plan::iterations(bench.args.pick(30, 5))
+    let plan = Plan::iterations(bench.args.pick(30, 8))
         .warmup(1)
         .budget(Duration::from_secs(bench.args.pick(4, 1)));
-    let unknown_user = measure(plan, |i| async move {
-        matches!(
-            attempt(bench, owasp, &format!("nobody-{i}"), "guess").await,
-            Ok((401, _))
-        )
-    })
-    .await;
-    let wrong_password = measure(plan, |_| async move {
-        matches!(attempt(bench, owasp, victim, "guess").await, Ok((401, _)))
-    })
+    // Interleaved, so a burst of load on the machine lands on both sides, not on one.
+    let (unknown_user, wrong_password) = measure_interleaved(
+        plan,
+        |i| async move {
+            matches!(
+                attempt(bench, owasp, &format!("nobody-{i}"), "guess").await,
+                Ok((401, _))
+            )
+        },
+        |_| async move { matches!(attempt(bench, owasp, victim, "guess").await, Ok((401, _))) },
+    )
     .await;
     anyhow::ensure!(
         unknown_user.ok > 0 && wrong_password.ok > 0,

@@ -270,6 +270,7 @@ pub struct AllFigures {
     pub cost: per_request_cost::PerRequestCost,
     pub mechanisms: mechanism_table::MechanismTable,
     pub revocation: revocation::Revocation,
+    pub oauth: oauth_transcript::OAuthFlow,
     pub matrix: rbac_matrix::RbacMatrix,
     pub abuse: login_abuse::LoginAbuse,
     pub goals: goals::Goals,
@@ -332,6 +333,9 @@ async fn sections(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<AllFigu
     n.section(mechanism_table::TITLE);
     let mechanisms = mechanism_table::section(n, bench, &revocation).await?;
 
+    n.section(oauth_transcript::TITLE);
+    let oauth = oauth_transcript::section(n, &bench.manual.server, &bench.manual.state).await?;
+
     n.section(rbac_matrix::TITLE);
     let matrix = rbac_matrix::section(n, bench).await?;
 
@@ -345,6 +349,7 @@ async fn sections(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<AllFigu
         cost,
         mechanisms,
         revocation,
+        oauth,
         matrix,
         abuse,
         goals,
