@@ -79,6 +79,9 @@ pub const SCOPES: [&str; 3] = [
 pub const LEEWAY_SECS: UnixSeconds = 30;
 /// The longest any back-channel request may take.
 pub const BACK_CHANNEL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Logins in flight at most: each `GET /oauth/login` costs a row until its callback or its
+/// expiry, so anyone could otherwise grow the table without bound. When full, the oldest goes.
+pub const MAX_PENDING_LOGINS: usize = 10_000;
 /// Back-channel calls kept for [`OAuthClient::back_channel`].
 const BACK_CHANNEL_KEPT: usize = 32;
 /// Fields whose values are secrets: shown in the back-channel record cut to a prefix.
@@ -319,6 +322,14 @@ impl OAuthClient {
         let now = self.clock.now();
         let mut logins = self.logins.write().map_err(|_| poisoned())?;
         logins.retain(|_, l| l.expires > now);
+        if logins.len() >= MAX_PENDING_LOGINS
+            && let Some(oldest) = logins
+                .iter()
+                .min_by_key(|(_, l)| l.expires)
+                .map(|(id, _)| id.clone())
+        {
+            logins.remove(&oldest);
+        }
         logins.insert(
             id.clone(),
             PendingLogin {

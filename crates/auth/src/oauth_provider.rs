@@ -35,8 +35,8 @@
 //! What a production provider adds, and this one leaves out: its own login session (a second
 //! visit skips the password), a consent screen remembered per client, login throttling and MFA,
 //! refresh tokens, key rotation (the `kid` is there for it), persistence, dynamic client
-//! registration and logout. [`IdTokenFault`] exists only so tests and the demo can make the
-//! provider lie; a real one has no such switch.
+//! registration and logout. [`IdTokenFault`] exists only so the tests can make the provider
+//! lie; a real one has no such switch.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -70,6 +70,9 @@ pub const USERINFO_PATH: &str = "/userinfo";
 /// An authorization code is good for this long: RFC 6749 §4.1.2 recommends at most 10 minutes;
 /// a real client redeems it within a second of the redirect.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
+/// Login forms pending at most (each `/authorize` costs a row until it expires); when full,
+/// the oldest goes, so nobody can grow the table without bound.
+pub const MAX_INTERACTIONS: usize = 10_000;
 /// How long the login form stays valid after `/authorize` showed it.
 pub const INTERACTION_LIFETIME: Duration = Duration::from_secs(10 * 60);
 pub const ACCESS_TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -670,6 +673,15 @@ impl Provider {
         let now = self.now();
         let mut tables = self.tables()?;
         tables.interactions.retain(|_, i| i.expires > now);
+        if tables.interactions.len() >= MAX_INTERACTIONS
+            && let Some(oldest) = tables
+                .interactions
+                .iter()
+                .min_by_key(|(_, i)| i.expires)
+                .map(|(id, _)| id.clone())
+        {
+            tables.interactions.remove(&oldest);
+        }
         tables.interactions.insert(
             id.clone(),
             Interaction {
