@@ -7,15 +7,10 @@
 //! thumbprint, so a verifier picks the right key after a rotation.
 
 use anyhow::Context as _;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
-    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, ThumbprintHash,
-};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
+use support::jwk::Ed25519Key;
 
 /// One Ed25519 key pair.
 pub struct SigningKey {
@@ -36,32 +31,16 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A fresh key pair from the operating system's CSPRNG.
     pub fn generate() -> anyhow::Result<Self> {
-        let rng = aws_lc_rs::rand::SystemRandom::new();
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-            .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?;
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-            .map_err(|e| anyhow::anyhow!("generated Ed25519 key rejected: {e}"))?;
-        let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-        let mut public = Jwk {
-            common: CommonParameters {
-                public_key_use: Some(PublicKeyUse::Signature),
-                key_algorithm: Some(KeyAlgorithm::EdDSA),
-                ..CommonParameters::default()
-            },
-            algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
-                key_type: OctetKeyPairType::OctetKeyPair,
-                curve: EllipticCurve::Ed25519,
-                x: x.clone(),
-            }),
-        };
-        let kid = public
-            .thumbprint(ThumbprintHash::SHA256)
-            .context("computing the JWK thumbprint")?;
-        public.common.key_id = Some(kid.clone());
+        let Ed25519Key {
+            kid,
+            encoding,
+            decoding,
+            public,
+        } = Ed25519Key::generate()?;
         Ok(Self {
             kid,
-            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            decoding: DecodingKey::from_ed_components(&x).context("Ed25519 public key")?,
+            encoding,
+            decoding,
             public,
         })
     }

@@ -16,13 +16,9 @@ use std::sync::RwLock;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::{
-    AlgorithmParameters, CommonParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm,
-    OctetKeyPairParameters, OctetKeyPairType, PublicKeyUse, ThumbprintHash,
-};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -432,36 +428,15 @@ fn hmac_entry(secret: &[u8]) -> KeyEntry {
     }
 }
 
-/// A fresh Ed25519 key pair from the OS CSPRNG. `kid` is the RFC 7638 thumbprint of the public
-/// key, so it is stable, unique and derivable by anyone holding the JWK.
+/// A fresh Ed25519 key pair from the OS CSPRNG; its `kid` is the RFC 7638 thumbprint of the
+/// public key, so it is stable, unique and derivable by anyone holding the JWK.
 fn ed25519_entry() -> anyhow::Result<KeyEntry> {
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
-        .map_err(|_| anyhow::anyhow!("Ed25519 key generation failed"))?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
-        .map_err(|e| anyhow::anyhow!("generated Ed25519 key rejected: {e}"))?;
-    let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
-    let mut jwk = Jwk {
-        common: CommonParameters {
-            public_key_use: Some(PublicKeyUse::Signature),
-            key_algorithm: Some(KeyAlgorithm::EdDSA),
-            ..CommonParameters::default()
-        },
-        algorithm: AlgorithmParameters::OctetKeyPair(OctetKeyPairParameters {
-            key_type: OctetKeyPairType::OctetKeyPair,
-            curve: EllipticCurve::Ed25519,
-            x: x.clone(),
-        }),
-    };
-    let kid = jwk
-        .thumbprint(ThumbprintHash::SHA256)
-        .context("computing the JWK thumbprint")?;
-    jwk.common.key_id = Some(kid.clone());
+    let key = support::jwk::Ed25519Key::generate()?;
     Ok(KeyEntry {
-        kid,
-        encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-        decoding: DecodingKey::from_ed_components(&x).context("Ed25519 public key")?,
-        public: Some(jwk),
+        kid: key.kid,
+        encoding: key.encoding,
+        decoding: key.decoding,
+        public: Some(key.public),
         retire_at: None,
     })
 }

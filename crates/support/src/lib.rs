@@ -8,6 +8,7 @@
 //! |---|---|
 //! | [`config`] | [`Settings`], the typed configuration built once from the environment |
 //! | [`services`] | a protocol-level reachability probe for PostgreSQL, Redis and RabbitMQ, and the one-line note a demo prints for each missing service |
+//! | `jwk` (feature) | an Ed25519 signing key and its public JWK, named by its RFC 7638 thumbprint |
 //! | [`measure`] | run an operation N times or for a while, sequentially or C at a time, with warm-up; latency percentiles from an HDR histogram and throughput |
 //! | [`report`] | the side-by-side table every demo prints (with a ratio column) and the serialisable [`Report`] it returns and can write as JSON |
 //! | [`narrate`] | headings, wrapped paragraphs and transcripts, so every demo reads the same |
@@ -32,6 +33,8 @@ pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod demo;
+#[cfg(feature = "jwk")]
+pub mod jwk;
 pub mod measure;
 pub mod names;
 pub mod narrate;
