@@ -35,11 +35,10 @@ use crate::accounts::{Account, Accounts};
 use crate::config::JwtConfig;
 use crate::credentials;
 use crate::error::{AuthError, Refusal};
-use crate::login;
+use crate::login::{self, LoginRequest};
 use crate::principal::{Mechanism, Principal};
 use crate::rbac::Role;
 use crate::secrets;
-use crate::session::LoginRequest;
 use crate::throttle::Throttle;
 
 pub const SCHEME: &str = "Bearer";
@@ -188,16 +187,7 @@ pub async fn token(
     accounts: web::Data<Accounts>,
     throttle: web::Data<Throttle>,
 ) -> Result<HttpResponse, AuthError> {
-    let address = req.peer_addr().map(|a| a.ip());
-    let account = login::check(
-        &accounts,
-        &throttle,
-        Mechanism::Jwt,
-        &body.username,
-        &body.password,
-        address,
-    )
-    .await?;
+    let account = login::check_request(&accounts, &throttle, Mechanism::Jwt, &req, &body).await?;
     Ok(HttpResponse::Ok()
         // RFC 6749 §5.1: token responses must not be cached.
         .insert_header(("cache-control", "no-store"))

@@ -5,6 +5,9 @@
 
 use std::net::IpAddr;
 
+use actix_web::HttpRequest;
+use serde::{Deserialize, Serialize};
+
 use crate::accounts::{Account, Accounts};
 use crate::error::{AuthError, Refusal};
 use crate::principal::Mechanism;
@@ -37,4 +40,31 @@ pub async fn check(
         }
         Err(other) => Err(other),
     }
+}
+
+/// A password login's body (`/session/login`, `/jwt/token`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// [`check`] for a login route: the credentials from `body`, the address from the connection.
+pub async fn check_request(
+    accounts: &Accounts,
+    throttle: &Throttle,
+    mechanism: Mechanism,
+    req: &HttpRequest,
+    body: &LoginRequest,
+) -> Result<Account, AuthError> {
+    let address = req.peer_addr().map(|a| a.ip());
+    check(
+        accounts,
+        throttle,
+        mechanism,
+        &body.username,
+        &body.password,
+        address,
+    )
+    .await
 }

@@ -33,7 +33,7 @@ use crate::accounts::Accounts;
 use crate::config::SessionConfig;
 use crate::credentials;
 use crate::error::{AuthError, Refusal};
-use crate::login;
+use crate::login::{self, LoginRequest};
 use crate::principal::{AccountId, Mechanism, Principal};
 use crate::secrets;
 use crate::throttle::Throttle;
@@ -212,13 +212,6 @@ fn poisoned() -> AuthError {
     AuthError::Unexpected(anyhow::anyhow!("session table lock poisoned"))
 }
 
-/// A password login's body (`/session/login`, `/jwt/token`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-}
-
 /// What `/session/login` answers: who logged in, and the CSRF token to echo.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionLogin {
@@ -234,16 +227,8 @@ pub async fn login(
     accounts: web::Data<Accounts>,
     throttle: web::Data<Throttle>,
 ) -> Result<HttpResponse, AuthError> {
-    let address = req.peer_addr().map(|a| a.ip());
-    let account = login::check(
-        &accounts,
-        &throttle,
-        Mechanism::Session,
-        &body.username,
-        &body.password,
-        address,
-    )
-    .await?;
+    let account =
+        login::check_request(&accounts, &throttle, Mechanism::Session, &req, &body).await?;
     let new = sessions.create(account.id)?;
     Ok(HttpResponse::Ok()
         .cookie(sessions.cookie(&new.id))

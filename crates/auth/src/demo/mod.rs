@@ -46,10 +46,11 @@ use crate::basic;
 use crate::config::Config;
 use crate::error::API_KEY_HEADER;
 use crate::jwt_bearer::TokenResponse;
+use crate::login::LoginRequest;
 use crate::passwords::PasswordCost;
 use crate::principal::Mechanism;
 use crate::rbac::{Permission, Role};
-use crate::session::{CSRF_HEADER, LoginRequest, SessionLogin};
+use crate::session::{CSRF_HEADER, SessionLogin};
 
 const TOPIC: &str = "auth";
 const TITLE: &str =
