@@ -29,7 +29,7 @@ use crate::documents::{self, DocumentInput, Documents};
 use crate::guard;
 use crate::jwt_bearer::{self, JwtIssuer};
 use crate::management;
-use crate::oauth_client::{self, OAuthClient};
+use crate::oauth_client::{self, CALLBACK_PATH, ClientConfig, OAuthClient};
 use crate::oauth_provider::{self, Provider};
 use crate::passwords::Passwords;
 use crate::principal::Mechanism;
@@ -141,7 +141,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
 /// The server, around a listener the caller bound.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     // The provider's issuer and the client's redirect URI are known only once bound.
-    oauth_client::bind_local(&state.provider, &state.oauth, listener.local_addr()?)
+    bind_local(&state.provider, &state.oauth, listener.local_addr()?)
         .map_err(std::io::Error::other)?;
     Ok(HttpServer::new(move || {
         App::new()
@@ -161,4 +161,23 @@ pub async fn serve(_settings: Settings, serve: &ServeArgs) -> anyhow::Result<()>
     tracing::info!(address = %listener.local_addr()?, "auth listening");
     run(listener, state)?.await?;
     Ok(())
+}
+
+/// Wires the local provider and this client together once the server's address is known:
+/// the provider learns its issuer and the client's redirect URI, and the client (unless
+/// configured already) points at the provider.
+fn bind_local(
+    provider: &Provider,
+    client: &OAuthClient,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    let base = oauth_provider::base_url(addr);
+    let redirect_uri = format!("{base}{CALLBACK_PATH}");
+    let local = provider.bind(&base, &redirect_uri)?;
+    client.configure_if_unset(ClientConfig {
+        issuer: provider.issuer(),
+        client_id: local.client_id,
+        client_secret: local.client_secret,
+        redirect_uri,
+    })
 }

@@ -20,6 +20,7 @@
 //! | [`signing_key`] | an Ed25519 key and its JWKS |
 //! | [`oauth_client`] | "log in with the provider": authorization code + PKCE S256 + `state` + `nonce`, the `id_token` verified, `(iss, sub)` linked, then a session |
 //! | [`oauth_provider`] | the local OpenID provider standing in for Google: discovery, `/authorize`, `/token`, JWKS, `/userinfo` |
+//! | [`oidc`] | the vocabulary both sides speak: scopes, parameters, RFC 6749 error codes, discovery, `id_token` claims |
 //! | [`pkce`] | RFC 7636 code verifier and S256 challenge |
 //! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`], [`app::serve`] |
 //! | [`config`] | [`config::Config`]: password cost, cookie, token lifetime, throttle limits |
@@ -42,6 +43,7 @@ pub mod login;
 pub mod management;
 pub mod oauth_client;
 pub mod oauth_provider;
+pub mod oidc;
 pub mod passwords;
 pub mod pkce;
 pub mod principal;

@@ -54,7 +54,7 @@ use support::routing::endpoint;
 
 use crate::accounts::Accounts;
 use crate::error::AuthError;
-use crate::oauth_provider::{self, Discovery, ErrorCode, IdentityClaims, Provider};
+use crate::oidc::{self, Discovery, ErrorCode, IdentityClaims};
 use crate::pkce;
 use crate::secrets;
 use crate::session::Sessions;
@@ -70,11 +70,7 @@ const LOGIN_COOKIE_PATH: &str = "/oauth";
 /// A login must come back within this long.
 pub const LOGIN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// What the client asks for: who the user is, their username and their email.
-pub const SCOPES: [&str; 3] = [
-    oauth_provider::OPENID,
-    oauth_provider::PROFILE,
-    oauth_provider::EMAIL,
-];
+pub const SCOPES: [&str; 3] = [oidc::OPENID, oidc::PROFILE, oidc::EMAIL];
 /// Clock skew tolerated on `exp` when the provider is another machine.
 pub const LEEWAY_SECS: UnixSeconds = 30;
 /// The longest any back-channel request may take.
@@ -316,7 +312,7 @@ impl OAuthClient {
             .authorize_url(|| CsrfToken::new(state.clone()))
             .add_scopes(SCOPES.iter().map(|s| Scope::new((*s).to_owned())))
             .set_pkce_challenge(challenge)
-            .add_extra_param(oauth_provider::param::NONCE, nonce.clone())
+            .add_extra_param(oidc::param::NONCE, nonce.clone())
             .url();
         let id = secrets::random_token()?;
         let now = self.clock.now();
@@ -873,25 +869,6 @@ pub async fn callback(
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(endpoint(LOGIN_PATH).get(login))
         .service(endpoint(CALLBACK_PATH).get(callback));
-}
-
-/// Wires the local provider and this client together once the server's address is known:
-/// the provider learns its issuer and the client's redirect URI, and the client (unless
-/// configured already) points at the provider.
-pub fn bind_local(
-    provider: &Provider,
-    client: &OAuthClient,
-    addr: std::net::SocketAddr,
-) -> anyhow::Result<()> {
-    let base = oauth_provider::base_url(addr);
-    let redirect_uri = format!("{base}{CALLBACK_PATH}");
-    let local = provider.bind(&base, &redirect_uri)?;
-    client.configure_if_unset(ClientConfig {
-        issuer: provider.issuer(),
-        client_id: local.client_id,
-        client_secret: local.client_secret,
-        redirect_uri,
-    })
 }
 
 #[cfg(test)]

@@ -20,7 +20,8 @@ use support::transcript::{Exchange, Recorder};
 
 use crate::app::AppState;
 use crate::oauth_client::{BackChannelCall, LOGIN_COOKIE, LOGIN_PATH, cut_secret};
-use crate::oauth_provider::{self, MOUNT, PROVIDER_USERS, param};
+use crate::oauth_provider::{self, MOUNT, PROVIDER_USERS};
+use crate::oidc::param;
 
 pub const TITLE: &str = "One OAuth2 login, as a transcript";
 

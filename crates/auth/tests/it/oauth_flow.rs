@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use auth::oauth_client::{CALLBACK_PATH, ClientConfig, LANDING_PATH, LOGIN_COOKIE, LOGIN_PATH};
 use auth::oauth_provider::{
-    self, AUTHORIZE_PATH, CODE_LIFETIME, ClientRegistration, ErrorBody, IdTokenFault,
-    LOGIN_PATH as PROVIDER_LOGIN_PATH, MOUNT, PROVIDER_USERS, TOKEN_PATH, USERINFO_PATH, param,
+    self, AUTHORIZE_PATH, CODE_LIFETIME, ClientRegistration, IdTokenFault,
+    LOGIN_PATH as PROVIDER_LOGIN_PATH, MOUNT, PROVIDER_USERS, TOKEN_PATH, USERINFO_PATH,
 };
+use auth::oidc::{self, ErrorBody, param};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE, WWW_AUTHENTICATE};
 use reqwest::{Response, StatusCode};
 use url::Url;
@@ -379,7 +380,7 @@ async fn access_token_of(response: Response) -> anyhow::Result<String> {
         "token answered {}",
         response.status()
     );
-    let body: oauth_provider::TokenResponse = response.json().await?;
+    let body: oidc::TokenResponse = response.json().await?;
     Ok(body.access_token)
 }
 
