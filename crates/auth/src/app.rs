@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::web;
 use support::Settings;
 use support::cli::ServeArgs;
 use support::clock::{SharedClock, SystemClock};
@@ -143,15 +143,7 @@ pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
     // The provider's issuer and the client's redirect URI are known only once bound.
     bind_local(&state.provider, &state.oauth, listener.local_addr()?)
         .map_err(std::io::Error::other)?;
-    Ok(HttpServer::new(move || {
-        App::new()
-            .configure(configure(state.clone()))
-            .default_service(web::to(support::routing::not_found))
-            .wrap(support::routing::bare_errors_as_problems())
-    })
-    .workers(2)
-    .listen(listener)?
-    .run())
+    support::server::app(listener, move |cfg| configure(state.clone())(cfg))
 }
 
 /// What `serve` runs: the default configuration on the system clock.

@@ -40,7 +40,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock, RwLockWriteGuard};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
@@ -480,6 +480,18 @@ impl Provider {
             .map_err(|_| anyhow::anyhow!("provider table lock poisoned"))
     }
 
+    fn read_tables(&self) -> anyhow::Result<RwLockReadGuard<'_, Tables>> {
+        self.inner
+            .tables
+            .read()
+            .map_err(|_| anyhow::anyhow!("provider table lock poisoned"))
+    }
+
+    /// The registered client `id`, if any.
+    fn client(&self, id: &str) -> anyhow::Result<Option<Client>> {
+        Ok(self.read_tables()?.clients.get(id).cloned())
+    }
+
     fn now(&self) -> UnixSeconds {
         self.inner.clock.now()
     }
@@ -496,13 +508,7 @@ impl Provider {
             .single(param::CLIENT_ID)
             .map_err(|_| page_error("The request names no client, or more than one."))?;
         let client = self
-            .inner
-            .tables
-            .read()
-            .map_err(|_| anyhow::anyhow!("provider table lock poisoned"))?
-            .clients
-            .get(client_id)
-            .cloned()
+            .client(client_id)?
             .ok_or_else(|| page_error("The application that sent you here is not registered."))?;
         // OIDC Core §3.1.2.1 makes redirect_uri required; exact match, or no redirect at all.
         let redirect_uri = params
@@ -852,13 +858,7 @@ impl Provider {
             (None, None, _) => return Err(invalid("no client authentication")),
         };
         let client = self
-            .inner
-            .tables
-            .read()
-            .map_err(|_| anyhow::anyhow!("provider table lock poisoned"))?
-            .clients
-            .get(&client_id)
-            .cloned()
+            .client(&client_id)?
             .ok_or_else(|| invalid("unknown client"))?;
         match (client.secret_digest, secret) {
             (None, None) => Ok(client_id),
@@ -931,10 +931,7 @@ impl Provider {
             .ok_or(ProviderError::Userinfo("no Bearer access token"))?;
         let now = self.now();
         let grant = self
-            .inner
-            .tables
-            .read()
-            .map_err(|_| anyhow::anyhow!("provider table lock poisoned"))?
+            .read_tables()?
             .tokens
             .get(&secrets::digest(token))
             .cloned()

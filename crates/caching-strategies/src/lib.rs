@@ -43,7 +43,6 @@ pub mod zipf;
 use std::net::TcpListener;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpServer};
 
 pub use config::Config;
 pub use error::Error;
@@ -59,15 +58,5 @@ pub struct AppState {
 
 /// The server, around a listener the caller bound (main, the demo and the tests share it).
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    let server = HttpServer::new(move || {
-        let mounted = state.mounted.clone();
-        App::new()
-            .configure(move |cfg| http::configure(&mounted, cfg))
-            .default_service(actix_web::web::to(support::routing::not_found))
-            .wrap(support::routing::bare_errors_as_problems())
-    })
-    .workers(2)
-    .listen(listener)?
-    .run();
-    Ok(server)
+    support::server::app(listener, move |cfg| http::configure(&state.mounted, cfg))
 }

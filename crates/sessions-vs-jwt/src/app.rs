@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use actix_web::dev::Server;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{HttpResponse, web};
 use anyhow::Context as _;
 use deadpool_redis::{Pool, Runtime};
 use serde::{Deserialize, Serialize};
@@ -182,17 +182,7 @@ pub fn configure(state: AppState) -> impl FnOnce(&mut web::ServiceConfig) {
 
 /// The server, around a listener the caller bound.
 pub fn run(listener: TcpListener, state: AppState) -> std::io::Result<Server> {
-    Ok(HttpServer::new(move || {
-        App::new()
-            .configure(configure(state.clone()))
-            .default_service(web::to(support::routing::not_found))
-            .wrap(support::routing::bare_errors_as_problems())
-    })
-    // Two workers: the machine this was written on has two cores, and a demo instance
-    // does not need more.
-    .workers(2)
-    .listen(listener)?
-    .run())
+    support::server::app(listener, move |cfg| configure(state.clone())(cfg))
 }
 
 /// The variable (and `--jwt-alg`) that picks how `serve` signs tokens.

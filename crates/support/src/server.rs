@@ -8,6 +8,11 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+
+/// Worker threads per server: the machines this runs on have two cores, and a demo or test
+/// instance does not need more.
+pub const WORKERS: usize = 2;
 
 /// A server running in the background of the current runtime.
 #[derive(Debug)]
@@ -33,6 +38,24 @@ impl RunningServer {
     pub async fn kill(self) {
         self.handle.stop(false).await;
     }
+}
+
+/// The server a topic runs around a listener the caller bound: `configure`'s routes, a
+/// problem+json 404 for any other path, problem+json bodies for bare error responses
+/// ([`crate::routing`]), and [`WORKERS`] workers.
+pub fn app<F>(listener: TcpListener, configure: F) -> io::Result<Server>
+where
+    F: Fn(&mut web::ServiceConfig) + Clone + Send + 'static,
+{
+    Ok(HttpServer::new(move || {
+        App::new()
+            .configure(configure.clone())
+            .default_service(web::to(crate::routing::not_found))
+            .wrap(crate::routing::bare_errors_as_problems())
+    })
+    .workers(WORKERS)
+    .listen(listener)?
+    .run())
 }
 
 /// Binds `127.0.0.1:0`, builds the server with `make`, and spawns it on the current runtime.
