@@ -15,6 +15,8 @@ pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test"
 pub const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 /// Default RabbitMQ URL (vhost `/`, written `%2f`).
 pub const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// Default MariaDB URL: the `test` database of the local server, user `root`, no password.
+pub const DEFAULT_MARIADB_URL: &str = "mysql://root@127.0.0.1:3306/test";
 
 /// Where the real services live, and whether their absence is allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +27,8 @@ pub struct Settings {
     pub redis_url: String,
     /// `AMQP_URL`.
     pub amqp_url: String,
+    /// `MARIADB_URL`: a MariaDB (or MySQL) server, for the topics that compare relational engines.
+    pub mariadb_url: String,
     /// `BF_REQUIRE_SERVICES=1`: a missing service is an error, not a reason to fall back or skip.
     pub require_services: bool,
 }
@@ -50,13 +54,14 @@ impl Default for Settings {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             redis_url: DEFAULT_REDIS_URL.to_owned(),
             amqp_url: DEFAULT_AMQP_URL.to_owned(),
+            mariadb_url: DEFAULT_MARIADB_URL.to_owned(),
             require_services: false,
         }
     }
 }
 
 impl Settings {
-    /// Reads `DATABASE_URL`, `REDIS_URL`, `AMQP_URL` and `BF_REQUIRE_SERVICES`, falling back to
+    /// Reads `DATABASE_URL`, `REDIS_URL`, `AMQP_URL`, `MARIADB_URL` and `BF_REQUIRE_SERVICES`, falling back to
     /// the defaults above for anything unset or empty.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| env::var(name).ok())
@@ -80,6 +85,7 @@ impl Settings {
             database_url: read("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             redis_url: read("REDIS_URL", DEFAULT_REDIS_URL)?,
             amqp_url: read("AMQP_URL", DEFAULT_AMQP_URL)?,
+            mariadb_url: read("MARIADB_URL", DEFAULT_MARIADB_URL)?,
             require_services,
         })
     }

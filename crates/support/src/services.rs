@@ -2,7 +2,7 @@
 //!
 //! A demo must start in well under a second whether or not anything listens, so the probe speaks
 //! just enough of each protocol to know a real server answered (not merely that a port is open),
-//! with a short timeout, and probes all three services at once. It needs no client library: a
+//! with a short timeout, and probes every service at once. It needs no client library: a
 //! topic that never touches RabbitMQ does not compile lapin to find out RabbitMQ is missing.
 
 use std::fmt;
@@ -24,11 +24,18 @@ pub enum Service {
     Postgres,
     Redis,
     RabbitMq,
+    /// MariaDB, the MySQL family (sql-vs-nosql runs the same relational code on it).
+    MariaDb,
 }
 
 impl Service {
     /// Every service, in the order they are reported.
-    pub const ALL: [Service; 3] = [Service::Postgres, Service::Redis, Service::RabbitMq];
+    pub const ALL: [Service; 4] = [
+        Service::Postgres,
+        Service::Redis,
+        Service::RabbitMq,
+        Service::MariaDb,
+    ];
 
     /// The name people know it by.
     pub fn name(self) -> &'static str {
@@ -36,6 +43,7 @@ impl Service {
             Service::Postgres => "PostgreSQL",
             Service::Redis => "Redis",
             Service::RabbitMq => "RabbitMQ",
+            Service::MariaDb => "MariaDB",
         }
     }
 
@@ -45,6 +53,7 @@ impl Service {
             Service::Postgres => "DATABASE_URL",
             Service::Redis => "REDIS_URL",
             Service::RabbitMq => "AMQP_URL",
+            Service::MariaDb => "MARIADB_URL",
         }
     }
 
@@ -54,6 +63,7 @@ impl Service {
             Service::Postgres => "postgres",
             Service::Redis => "redis",
             Service::RabbitMq => "rabbitmq",
+            Service::MariaDb => "mariadb",
         }
     }
 
@@ -63,6 +73,7 @@ impl Service {
             Service::Postgres => &settings.database_url,
             Service::Redis => &settings.redis_url,
             Service::RabbitMq => &settings.amqp_url,
+            Service::MariaDb => &settings.mariadb_url,
         }
     }
 
@@ -71,6 +82,7 @@ impl Service {
             Service::Postgres => 5432,
             Service::Redis => 6379,
             Service::RabbitMq => 5672,
+            Service::MariaDb => 3306,
         }
     }
 }
@@ -210,6 +222,9 @@ pub async fn probe(service: Service, url: &str) -> Status {
 ///   proves Redis is there).
 /// - RabbitMQ: the AMQP 0-9-1 protocol header, answered by a `Connection.Start` method frame
 ///   (frame type 1).
+/// - MariaDB/MySQL: nothing to send, the server speaks first: a handshake packet whose first
+///   payload byte (after the 4-byte packet header) is protocol version 10, or an error packet
+///   (`0xff`, e.g. "host not allowed"), which still proves a MySQL-family server is there.
 async fn handshake(service: Service, url: &str) -> Result<(), String> {
     let (host, port) = host_port(url, service.default_port())?;
     let mut stream = TcpStream::connect((host.as_str(), port))
@@ -222,11 +237,20 @@ async fn handshake(service: Service, url: &str) -> Result<(), String> {
         }),
         Service::Redis => (b"PING\r\n", |b| b == b'+' || b == b'-'),
         Service::RabbitMq => (b"AMQP\x00\x00\x09\x01", |b| b == 1),
+        // Nothing to send; the answer's first four bytes are the packet header.
+        Service::MariaDb => (&[], |b| b == 10 || b == 0xff),
     };
     stream
         .write_all(request)
         .await
         .map_err(|e| e.kind().to_string())?;
+    if service == Service::MariaDb {
+        let mut packet_header = [0u8; 4];
+        stream
+            .read_exact(&mut packet_header)
+            .await
+            .map_err(|e| e.kind().to_string())?;
+    }
     let first = stream.read_u8().await.map_err(|e| e.kind().to_string())?;
     if accept(first) {
         Ok(())
@@ -298,5 +322,19 @@ mod tests {
         });
         let status = probe(Service::RabbitMq, &format!("amqp://127.0.0.1:{port}")).await;
         assert!(matches!(status, Status::Down(ref why) if why.contains("not RabbitMQ")));
+    }
+
+    #[tokio::test]
+    async fn a_mysql_family_server_is_recognised_by_the_handshake_it_sends_first() {
+        // A server that greets like MariaDB: a packet header, then protocol version 10.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            if let Ok((mut socket, _)) = listener.accept().await {
+                let _ = socket.write_all(&[1, 0, 0, 0, 10]).await;
+            }
+        });
+        let status = probe(Service::MariaDb, &format!("mysql://root@127.0.0.1:{port}/test")).await;
+        assert_eq!(status, Status::Up);
     }
 }

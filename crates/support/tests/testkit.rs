@@ -43,6 +43,7 @@ async fn the_probe_reports_each_service_and_names_how_to_add_a_missing_one() {
         database_url: closed_url("postgres"),
         redis_url: closed_url("redis"),
         amqp_url: closed_url("amqp"),
+        mariadb_url: closed_url("mysql"),
         require_services: false,
     };
     let services = Services::probe(&settings).await;

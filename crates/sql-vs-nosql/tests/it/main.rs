@@ -1,0 +1,1 @@
+//! One test binary for the crate: each module holds the claims of one part of the lesson.
