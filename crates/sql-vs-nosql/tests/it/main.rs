@@ -1,1 +1,8 @@
 //! One test binary for the crate: each module holds the claims of one part of the lesson.
+
+mod atomicity;
+mod common;
+mod durability;
+mod graph;
+mod isolation;
+mod key_value;
