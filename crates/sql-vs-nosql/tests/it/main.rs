@@ -2,6 +2,7 @@
 
 mod atomicity;
 mod common;
+mod document;
 mod durability;
 mod graph;
 mod isolation;
