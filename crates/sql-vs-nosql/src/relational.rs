@@ -25,8 +25,8 @@ use diesel_async::{
 
 pub use self::dialect::AsyncSqliteConnection;
 use self::dialect::{Dialect, NewPostRow};
-use self::rows::{Batch, FollowRow, LikeRow, MarkerRow, PostRow, SeedPostRow, UserRow};
 pub use self::pool::{drop_database, ensure_database};
+use self::rows::{Batch, FollowRow, LikeRow, MarkerRow, PostRow, SeedPostRow, UserRow};
 use self::schema::{follows, likes, posts, seed_marker, users};
 use crate::model::{LikedAlike, NewPost, Post, PostId, Profile, TopPost, User, UserId};
 use crate::seed::{Dataset, GENERATOR_VERSION, Sizes};
@@ -64,17 +64,26 @@ macro_rules! on_connection {
         let engine = $store.engine;
         match &$store.pools {
             Pools::Postgres(pool) => {
-                let mut held = pool.get().await.map_err(|e| StoreError::backend(engine, e))?;
+                let mut held = pool
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::backend(engine, e))?;
                 let $conn: &mut AsyncPgConnection = &mut held;
                 $body
             }
             Pools::MariaDb(pool) => {
-                let mut held = pool.get().await.map_err(|e| StoreError::backend(engine, e))?;
+                let mut held = pool
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::backend(engine, e))?;
                 let $conn: &mut AsyncMysqlConnection = &mut held;
                 $body
             }
             Pools::Sqlite(pool) => {
-                let mut held = pool.get().await.map_err(|e| StoreError::backend(engine, e))?;
+                let mut held = pool
+                    .get()
+                    .await
+                    .map_err(|e| StoreError::backend(engine, e))?;
                 let $conn: &mut AsyncSqliteConnection = &mut held;
                 $body
             }
@@ -223,11 +232,18 @@ impl SocialStore for RelationalStore {
         }
     }
 
-    async fn load(&self, data: &Dataset, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError> {
+    async fn load(
+        &self,
+        data: &Dataset,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
         let fail = self.fail();
         let mut like_counts = vec![0_i64; data.posts.len() + 1];
         for &(_, post) in &data.likes {
-            if let Some(n) = usize::try_from(post).ok().and_then(|i| like_counts.get_mut(i)) {
+            if let Some(n) = usize::try_from(post)
+                .ok()
+                .and_then(|i| like_counts.get_mut(i))
+            {
                 *n += 1;
             }
         }
@@ -310,13 +326,14 @@ impl SocialStore for RelationalStore {
         on_connection!(self, |c| c
             .transaction(async |c| {
                 if !user_exists!(c, user)? {
-                    return Err(Abort::Missing { what: "user", id: user });
+                    return Err(Abort::Missing {
+                        what: "user",
+                        id: user,
+                    });
                 }
-                let already = diesel::select(diesel::dsl::exists(
-                    likes::table.find((user, post)),
-                ))
-                .get_result::<bool>(c)
-                .await?;
+                let already = diesel::select(diesel::dsl::exists(likes::table.find((user, post))))
+                    .get_result::<bool>(c)
+                    .await?;
                 if already {
                     return Ok(());
                 }
@@ -327,7 +344,10 @@ impl SocialStore for RelationalStore {
                     .execute(c)
                     .await?;
                 if counted == 0 {
-                    return Err(Abort::Missing { what: "post", id: post });
+                    return Err(Abort::Missing {
+                        what: "post",
+                        id: post,
+                    });
                 }
                 diesel::insert_into(likes::table)
                     .values(LikeRow {
@@ -432,7 +452,11 @@ impl SocialStore for RelationalStore {
             if !user_exists!(c, user).map_err(&fail)? {
                 return Err(StoreError::no_user(user));
             }
-            let sql = reachable_sql(&dialect_param(c, 1), &dialect_param(c, 2), &dialect_param(c, 3));
+            let sql = reachable_sql(
+                &dialect_param(c, 1),
+                &dialect_param(c, 2),
+                &dialect_param(c, 3),
+            );
             let count = diesel::sql_query(sql)
                 .bind::<BigInt, _>(user)
                 .bind::<BigInt, _>(i64::from(hops))
@@ -451,23 +475,19 @@ impl SocialStore for RelationalStore {
             if !user_exists!(c, user).map_err(&fail)? {
                 return Err(StoreError::no_user(user));
             }
-            mine.inner_join(
-                theirs.on(theirs
-                    .field(likes::post_id)
-                    .eq(mine.field(likes::post_id))),
-            )
-            .filter(mine.field(likes::user_id).eq(user))
-            .filter(theirs.field(likes::user_id).ne(user))
-            .group_by(theirs.field(likes::user_id))
-            .select((theirs.field(likes::user_id), diesel::dsl::count_star()))
-            .order((
-                diesel::dsl::count_star().desc(),
-                theirs.field(likes::user_id).asc(),
-            ))
-            .limit(limit as i64)
-            .load(c)
-            .await
-            .map_err(&fail)?
+            mine.inner_join(theirs.on(theirs.field(likes::post_id).eq(mine.field(likes::post_id))))
+                .filter(mine.field(likes::user_id).eq(user))
+                .filter(theirs.field(likes::user_id).ne(user))
+                .group_by(theirs.field(likes::user_id))
+                .select((theirs.field(likes::user_id), diesel::dsl::count_star()))
+                .order((
+                    diesel::dsl::count_star().desc(),
+                    theirs.field(likes::user_id).asc(),
+                ))
+                .limit(limit as i64)
+                .load(c)
+                .await
+                .map_err(&fail)?
         });
         Ok(rows
             .into_iter()
@@ -492,7 +512,10 @@ impl SocialStore for RelationalStore {
 
 /// The data set as the bulk load's batches, in foreign-key order (users before the rows that
 /// name them), built lazily so only one batch is in memory beside the data set.
-fn batches<'a>(data: &'a Dataset, like_counts: &'a [i64]) -> impl Iterator<Item = Batch> + Send + 'a {
+fn batches<'a>(
+    data: &'a Dataset,
+    like_counts: &'a [i64],
+) -> impl Iterator<Item = Batch> + Send + 'a {
     let users = data.users.chunks(LOAD_BATCH).map(|chunk| {
         Batch::Users(
             chunk

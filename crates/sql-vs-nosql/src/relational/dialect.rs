@@ -47,7 +47,8 @@ pub trait Dialect: AsyncConnection + SimpleAsyncConnection + Send + 'static {
     fn insert_batch(&mut self, batch: Batch) -> impl Future<Output = QueryResult<usize>> + Send;
 
     /// Inserts a post and returns the id the engine gave it.
-    fn insert_post(&mut self, row: NewPostRow<'_>) -> impl Future<Output = QueryResult<i64>> + Send;
+    fn insert_post(&mut self, row: NewPostRow<'_>)
+    -> impl Future<Output = QueryResult<i64>> + Send;
 
     /// Runs after the bulk load with explicit ids, before the first new post.
     fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send {
@@ -65,10 +66,30 @@ macro_rules! insert_batch_async {
     ($conn:expr, $batch:expr) => {
         async move {
             match $batch {
-                Batch::Users(rows) => diesel::insert_into(users::table).values(rows).execute($conn).await,
-                Batch::Follows(rows) => diesel::insert_into(follows::table).values(rows).execute($conn).await,
-                Batch::Posts(rows) => diesel::insert_into(posts::table).values(rows).execute($conn).await,
-                Batch::Likes(rows) => diesel::insert_into(likes::table).values(rows).execute($conn).await,
+                Batch::Users(rows) => {
+                    diesel::insert_into(users::table)
+                        .values(rows)
+                        .execute($conn)
+                        .await
+                }
+                Batch::Follows(rows) => {
+                    diesel::insert_into(follows::table)
+                        .values(rows)
+                        .execute($conn)
+                        .await
+                }
+                Batch::Posts(rows) => {
+                    diesel::insert_into(posts::table)
+                        .values(rows)
+                        .execute($conn)
+                        .await
+                }
+                Batch::Likes(rows) => {
+                    diesel::insert_into(likes::table)
+                        .values(rows)
+                        .execute($conn)
+                        .await
+                }
             }
         }
     };
@@ -85,7 +106,10 @@ impl Dialect for AsyncPgConnection {
         format!("${n}")
     }
 
-    fn insert_post(&mut self, row: NewPostRow<'_>) -> impl Future<Output = QueryResult<i64>> + Send {
+    fn insert_post(
+        &mut self,
+        row: NewPostRow<'_>,
+    ) -> impl Future<Output = QueryResult<i64>> + Send {
         diesel::insert_into(posts::table)
             .values(row)
             .returning(posts::id)
@@ -131,7 +155,10 @@ impl Dialect for AsyncMysqlConnection {
 
     /// diesel's MySQL backend has no `RETURNING`; `LAST_INSERT_ID()` is per connection, so it is
     /// this insert's id even with other writers.
-    fn insert_post(&mut self, row: NewPostRow<'_>) -> impl Future<Output = QueryResult<i64>> + Send {
+    fn insert_post(
+        &mut self,
+        row: NewPostRow<'_>,
+    ) -> impl Future<Output = QueryResult<i64>> + Send {
         async move {
             diesel::insert_into(posts::table)
                 .values(row)
@@ -162,10 +189,18 @@ impl Dialect for AsyncSqliteConnection {
         self.spawn_blocking(move |c| {
             use diesel::RunQueryDsl as Sync;
             match batch {
-                Batch::Users(rows) => Sync::execute(diesel::insert_into(users::table).values(rows), c),
-                Batch::Follows(rows) => Sync::execute(diesel::insert_into(follows::table).values(rows), c),
-                Batch::Posts(rows) => Sync::execute(diesel::insert_into(posts::table).values(rows), c),
-                Batch::Likes(rows) => Sync::execute(diesel::insert_into(likes::table).values(rows), c),
+                Batch::Users(rows) => {
+                    Sync::execute(diesel::insert_into(users::table).values(rows), c)
+                }
+                Batch::Follows(rows) => {
+                    Sync::execute(diesel::insert_into(follows::table).values(rows), c)
+                }
+                Batch::Posts(rows) => {
+                    Sync::execute(diesel::insert_into(posts::table).values(rows), c)
+                }
+                Batch::Likes(rows) => {
+                    Sync::execute(diesel::insert_into(likes::table).values(rows), c)
+                }
             }
         })
     }
@@ -174,7 +209,10 @@ impl Dialect for AsyncSqliteConnection {
         "?".to_owned()
     }
 
-    fn insert_post(&mut self, row: NewPostRow<'_>) -> impl Future<Output = QueryResult<i64>> + Send {
+    fn insert_post(
+        &mut self,
+        row: NewPostRow<'_>,
+    ) -> impl Future<Output = QueryResult<i64>> + Send {
         diesel::insert_into(posts::table)
             .values(row)
             .returning(posts::id)

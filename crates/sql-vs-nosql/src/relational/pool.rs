@@ -5,8 +5,12 @@
 
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
 use futures_util::FutureExt;
 
 use super::dialect::AsyncSqliteConnection;
@@ -39,12 +43,24 @@ type Setup<C> = diesel_async::pooled_connection::SetupCallback<C>;
 
 /// A PostgreSQL pool.
 pub fn postgres(url: &str, size: usize) -> Result<Pool<AsyncPgConnection>, StoreError> {
-    build_pool!(AsyncPgConnection, Engine::Postgres, url, size, None::<Setup<_>>)
+    build_pool!(
+        AsyncPgConnection,
+        Engine::Postgres,
+        url,
+        size,
+        None::<Setup<_>>
+    )
 }
 
 /// A MariaDB pool.
 pub fn mariadb(url: &str, size: usize) -> Result<Pool<AsyncMysqlConnection>, StoreError> {
-    build_pool!(AsyncMysqlConnection, Engine::MariaDb, url, size, None::<Setup<_>>)
+    build_pool!(
+        AsyncMysqlConnection,
+        Engine::MariaDb,
+        url,
+        size,
+        None::<Setup<_>>
+    )
 }
 
 /// An SQLite pool; every connection gets [`SQLITE_PRAGMAS`].
@@ -60,7 +76,13 @@ pub fn sqlite(path: &str, size: usize) -> Result<Pool<AsyncSqliteConnection>, St
         }
         .boxed()
     });
-    build_pool!(AsyncSqliteConnection, Engine::Sqlite, path, size, Some(setup))
+    build_pool!(
+        AsyncSqliteConnection,
+        Engine::Sqlite,
+        path,
+        size,
+        Some(setup)
+    )
 }
 
 /// Creates database `name` on the server of `server_url` unless it exists, and returns its URL.
@@ -139,6 +161,9 @@ fn check_name(engine: Engine, name: &str) -> Result<(), StoreError> {
     if ok {
         Ok(())
     } else {
-        Err(StoreError::backend(engine, format!("unusable database name {name:?}")))
+        Err(StoreError::backend(
+            engine,
+            format!("unusable database name {name:?}"),
+        ))
     }
 }

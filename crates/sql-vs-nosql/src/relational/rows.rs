@@ -80,7 +80,6 @@ pub struct MarkerRow {
     pub follows_per_user: i64,
 }
 
-
 /// One `INSERT` of the bulk load: owned rows, because SQLite's batch runs on a blocking thread.
 #[derive(Debug)]
 pub enum Batch {

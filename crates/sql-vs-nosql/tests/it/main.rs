@@ -7,3 +7,4 @@ mod durability;
 mod graph;
 mod isolation;
 mod key_value;
+mod relational;
