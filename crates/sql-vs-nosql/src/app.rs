@@ -229,3 +229,45 @@ pub fn configure(engines: Engines) -> impl Fn(&mut web::ServiceConfig) + Clone {
 pub fn run(listener: TcpListener, engines: Engines) -> std::io::Result<Server> {
     support::server::app(listener, configure(engines))
 }
+
+/// `serve`: opens every reachable engine on the data set of `demo`'s size (seeding any that
+/// lack it) and keeps the API up on `serve`'s address.
+pub async fn serve(
+    settings: &support::Settings,
+    demo: &support::demo::DemoArgs,
+    serve: &support::cli::ServeArgs,
+) -> anyhow::Result<()> {
+    use support::Service;
+
+    let config = crate::config::Config::new(settings.clone(), demo.quick);
+    let probed = support::Services::probe_only(
+        settings,
+        &[Service::Postgres, Service::MariaDb, Service::Redis],
+    )
+    .await;
+    for line in probed.summary_lines() {
+        tracing::info!("{line}");
+    }
+    let up = |s: Service| probed.is_up(s).then(|| s.url(settings).to_owned());
+    let targets = crate::config::Targets {
+        postgres: up(Service::Postgres),
+        mariadb: up(Service::MariaDb),
+        redis: up(Service::Redis),
+        falkordb: None,
+        sqlite_dir: config.data_dir.clone(),
+    };
+    let stores = crate::engines::open(&config, &targets).await?;
+    let data = crate::seed::generate(config.sizes);
+    let mut engines = Engines::default();
+    for store in stores.shared() {
+        if store.seeded().await? != Some(data.sizes) {
+            tracing::info!(engine = store.engine().label(), "seeding");
+            store.load(&data, &|_| {}).await?;
+        }
+        engines = engines.with(store);
+    }
+    let listener = TcpListener::bind(serve.address())?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    run(listener, engines)?.await?;
+    Ok(())
+}

@@ -31,6 +31,7 @@ pub mod atomicity;
 pub mod config;
 pub mod demo;
 pub mod document;
+pub mod engines;
 pub mod durability;
 pub mod error;
 pub mod graph;

@@ -152,22 +152,6 @@ impl RelationalStore {
         move |e| StoreError::backend(engine, e)
     }
 
-    /// Deletes a post and its likes (the demo removes the posts it created, so later sections
-    /// see the seeded data set unchanged).
-    pub async fn delete_post(&self, id: PostId) -> Result<(), StoreError> {
-        let engine = self.engine;
-        on_connection!(self, |c| c
-            .transaction(async |c| {
-                diesel::delete(likes::table.filter(likes::post_id.eq(id)))
-                    .execute(c)
-                    .await?;
-                diesel::delete(posts::table.find(id)).execute(c).await?;
-                Ok::<_, Abort>(())
-            })
-            .await
-            .map_err(|e| e.into_store(engine)))
-    }
-
     /// The same point lookup as [`SocialStore::user`], without diesel: one prepared
     /// `SELECT ... WHERE id = $1` on a bare connection, the baseline the goal compares with.
     pub async fn bare_user_lookup(&self, id: UserId) -> Result<(), StoreError> {
@@ -319,6 +303,20 @@ impl SocialStore for RelationalStore {
             body: post.body.clone(),
             created_at: post.created_at,
         })
+    }
+
+    async fn delete_post(&self, id: PostId) -> Result<(), StoreError> {
+        let engine = self.engine;
+        on_connection!(self, |c| c
+            .transaction(async |c| {
+                diesel::delete(likes::table.filter(likes::post_id.eq(id)))
+                    .execute(c)
+                    .await?;
+                diesel::delete(posts::table.find(id)).execute(c).await?;
+                Ok::<_, Abort>(())
+            })
+            .await
+            .map_err(|e| e.into_store(engine)))
     }
 
     async fn like(&self, user: UserId, post: PostId) -> Result<(), StoreError> {

@@ -127,7 +127,8 @@ pub trait SocialStore: Send + Sync {
 
     /// Empties the store and loads `data` in bulk, calling `progress` with the number of records
     /// written so far (users + follows + posts + likes).
-    async fn load(&self, data: &Dataset, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError>;
+    async fn load(&self, data: &Dataset, progress: &(dyn Fn(u64) + Sync))
+    -> Result<(), StoreError>;
 
     /// A point lookup by primary key.
     async fn user(&self, id: UserId) -> Result<User, StoreError>;
@@ -135,6 +136,15 @@ pub trait SocialStore: Send + Sync {
     /// Creates a post (the id continues the sequence) and returns it. Atomic: on error nothing
     /// of the post is visible in any read.
     async fn create_post(&self, post: &NewPost) -> Result<Post, StoreError>;
+
+    /// Deletes a post and its likes (the demo removes the posts it created, so later sections
+    /// and later runs read the seeded data set). Deleting a missing post is not an error.
+    async fn delete_post(&self, id: PostId) -> Result<(), StoreError> {
+        Err(StoreError::backend(
+            self.engine(),
+            format!("deleting post {id} is not implemented for this engine"),
+        ))
+    }
 
     /// Records that `user` likes `post`; liking twice counts once.
     async fn like(&self, user: UserId, post: PostId) -> Result<(), StoreError>;
@@ -157,8 +167,7 @@ pub trait SocialStore: Send + Sync {
     async fn reachable_within(&self, user: UserId, hops: u32) -> Result<u64, StoreError>;
 
     /// People who liked what `user` liked, most shared likes first.
-    async fn liked_alike(&self, user: UserId, limit: usize)
-    -> Result<Vec<LikedAlike>, StoreError>;
+    async fn liked_alike(&self, user: UserId, limit: usize) -> Result<Vec<LikedAlike>, StoreError>;
 
     /// Adds a `lang` field with default `"en"` to every post, the way this engine does it.
     async fn add_post_field(&self) -> Result<SchemaChange, StoreError>;

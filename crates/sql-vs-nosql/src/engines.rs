@@ -1,0 +1,132 @@
+//! Opens every engine this run can reach, each on its own database, file or key prefix named
+//! after the data set's size, so a later run with the same sizes finds its data and reuses it.
+
+use std::sync::Arc;
+
+use crate::config::{Config, Targets};
+use crate::document::DocumentStore;
+use crate::key_value::{FeedStrategy, KeyValueStore};
+use crate::relational::{self, RelationalStore};
+use crate::store::{Engine, SocialStore};
+
+/// The connected stores; `None` where the server was unreachable.
+#[derive(Clone)]
+pub struct Stores {
+    pub postgres: Option<Arc<RelationalStore>>,
+    pub mariadb: Option<Arc<RelationalStore>>,
+    pub sqlite: Arc<RelationalStore>,
+    pub redis_on_write: Option<Arc<KeyValueStore>>,
+    pub redis_on_read: Option<Arc<KeyValueStore>>,
+    pub documents: Option<Arc<DocumentStore>>,
+    /// The URL of the PostgreSQL database the relational and document stores use.
+    pub postgres_url: Option<String>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.all().iter().map(|s| s.engine()))
+            .finish()
+    }
+}
+
+impl Stores {
+    /// Every connected store, in [`Engine::ALL`] order.
+    pub fn all(&self) -> Vec<&dyn SocialStore> {
+        let mut out: Vec<&dyn SocialStore> = Vec::new();
+        if let Some(s) = &self.postgres {
+            out.push(s.as_ref());
+        }
+        if let Some(s) = &self.mariadb {
+            out.push(s.as_ref());
+        }
+        out.push(self.sqlite.as_ref());
+        if let Some(s) = &self.redis_on_write {
+            out.push(s.as_ref());
+        }
+        if let Some(s) = &self.redis_on_read {
+            out.push(s.as_ref());
+        }
+        if let Some(s) = &self.documents {
+            out.push(s.as_ref());
+        }
+        out
+    }
+
+    /// The same stores, shareable (for the HTTP API).
+    pub fn shared(&self) -> Vec<Arc<dyn SocialStore>> {
+        let mut out: Vec<Arc<dyn SocialStore>> = Vec::new();
+        if let Some(s) = &self.postgres {
+            out.push(s.clone());
+        }
+        if let Some(s) = &self.mariadb {
+            out.push(s.clone());
+        }
+        out.push(self.sqlite.clone());
+        if let Some(s) = &self.redis_on_write {
+            out.push(s.clone());
+        }
+        if let Some(s) = &self.redis_on_read {
+            out.push(s.clone());
+        }
+        if let Some(s) = &self.documents {
+            out.push(s.clone());
+        }
+        out
+    }
+}
+
+/// The database (PostgreSQL, MariaDB) or key prefix (Redis) of the data set of `config`'s sizes.
+pub fn dataset_name(config: &Config) -> String {
+    format!("svn_{}", config.sizes.label())
+}
+
+/// Opens a store on each reachable target.
+pub async fn open(config: &Config, targets: &Targets) -> anyhow::Result<Stores> {
+    let name = dataset_name(config);
+    let pool = config.pool_size;
+    let postgres_url = match &targets.postgres {
+        Some(server) => Some(relational::ensure_database(Engine::Postgres, server, &name).await?),
+        None => None,
+    };
+    let postgres = match &postgres_url {
+        Some(url) => Some(Arc::new(RelationalStore::postgres(url, pool)?)),
+        None => None,
+    };
+    let documents = match &postgres_url {
+        Some(url) => Some(Arc::new(DocumentStore::connect(url, pool).await?)),
+        None => None,
+    };
+    let mariadb = match &targets.mariadb {
+        Some(server) => {
+            let url = relational::ensure_database(Engine::MariaDb, server, &name).await?;
+            Some(Arc::new(RelationalStore::mariadb(&url, pool)?))
+        }
+        None => None,
+    };
+    std::fs::create_dir_all(&targets.sqlite_dir)?;
+    let file = targets.sqlite_dir.join(format!("{name}.sqlite3"));
+    let sqlite = Arc::new(RelationalStore::sqlite(&file.to_string_lossy(), pool)?);
+    let (redis_on_write, redis_on_read) = match &targets.redis {
+        Some(url) => (
+            Some(Arc::new(
+                KeyValueStore::connect(url, format!("{name}:on-write:"), FeedStrategy::OnWrite)
+                    .await?,
+            )),
+            Some(Arc::new(
+                KeyValueStore::connect(url, format!("{name}:on-read:"), FeedStrategy::OnRead)
+                    .await?,
+            )),
+        ),
+        None => (None, None),
+    };
+    Ok(Stores {
+        postgres,
+        mariadb,
+        sqlite,
+        redis_on_write,
+        redis_on_read,
+        documents,
+        postgres_url,
+    })
+}
