@@ -310,15 +310,14 @@ async fn a_new_post_is_embedded_first_and_the_array_never_exceeds_its_cap() -> a
     };
     let (prolific, quiet) = prolific_and_quiet(&s.data);
     let before = s.store.user_doc(quiet).await?;
-    let mut at = s.data.last_post_at();
+    let last = s.data.last_post_at();
     for i in 0..RECENT_POSTS_CAP + 5 {
-        at += 1;
         let post = s
             .store
             .create_post(&NewPost {
                 author: quiet,
                 body: format!("new post {i}"),
-                created_at: at,
+                created_at: last + 1 + i as i64,
             })
             .await?;
         assert_eq!(
@@ -542,5 +541,51 @@ async fn a_post_by_an_unknown_author_leaves_no_post_document_behind() -> anyhow:
         })
         .await?;
     assert_eq!(next.id, SMALL.posts + 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_demo_section_leaves_the_seeded_documents_as_it_found_them() -> anyhow::Result<()> {
+    let Some(s) = seeded("doc_demo").await? else {
+        return Ok(());
+    };
+    let sizes = s.store.document_sizes().await?;
+    let author = s.store.user_doc(1).await?;
+    let largest = s.store.post_doc(sizes.largest_post.id).await?;
+    let top = s.store.top_posts(20).await?;
+    let args = support::demo::DemoArgs {
+        silent: true,
+        ..Default::default()
+    };
+    let mut n = support::narrate::Narrator::new("sql-vs-nosql", "test", &args);
+
+    let figures = sql_vs_nosql::demo::documents::run(&mut n, &s.store, true).await?;
+
+    assert_eq!(s.store.user_doc(1).await?, author);
+    assert_eq!(s.store.post_doc(sizes.largest_post.id).await?, largest);
+    assert_eq!(s.store.top_posts(20).await?, top);
+    assert_eq!(s.store.document_sizes().await?, sizes);
+    let all = "SELECT count(*) AS n FROM post_docs";
+    assert_eq!(count(&s.db.url, all).await?, SMALL.posts);
+    let next = s
+        .store
+        .create_post(&NewPost {
+            author: 2,
+            body: "after the demo".into(),
+            created_at: s.data.last_post_at() + 1,
+        })
+        .await?;
+    assert_eq!(next.id, SMALL.posts + 1, "the sequence was rewound");
+    // The figures are the ones the store reports, and the table made it into the report.
+    assert_eq!(figures.sizes, sizes);
+    assert_eq!(
+        figures.city_matches,
+        s.data
+            .users
+            .iter()
+            .filter(|u| u.city == figures.city)
+            .count()
+    );
+    assert_eq!(n.report().tables().count(), 1);
     Ok(())
 }
