@@ -92,7 +92,8 @@ pub fn generate(sizes: Sizes) -> Dataset {
     let mut seen = HashSet::new();
     for follower in 1..=sizes.users {
         // Between half and one and a half times the average, so the out-degree varies too.
-        let count = sizes.follows_per_user / 2 + rng.below(sizes.follows_per_user as u64 + 1) as i64;
+        let count =
+            sizes.follows_per_user / 2 + rng.below(sizes.follows_per_user as u64 + 1) as i64;
         for _ in 0..count {
             let followee = skewed(&mut rng, sizes.users);
             if followee != follower && seen.insert((follower, followee)) {
@@ -107,7 +108,10 @@ pub fn generate(sizes: Sizes) -> Dataset {
             Post {
                 id,
                 author,
-                body: format!("Post {id} by user{author}: {}", LOREM[(id as usize) % LOREM.len()]),
+                body: format!(
+                    "Post {id} by user{author}: {}",
+                    LOREM[(id as usize) % LOREM.len()]
+                ),
                 created_at: EPOCH_MS + (id - 1) * POST_SPACING_MS,
             }
         })
@@ -119,7 +123,10 @@ pub fn generate(sizes: Sizes) -> Dataset {
     let mut attempts = 0;
     while (likes.len() as i64) < sizes.likes && attempts < sizes.likes * 4 {
         attempts += 1;
-        let pair = (1 + rng.below(sizes.users as u64) as i64, skewed(&mut rng, sizes.posts));
+        let pair = (
+            1 + rng.below(sizes.users as u64) as i64,
+            skewed(&mut rng, sizes.posts),
+        );
         if seen.insert(pair) {
             likes.push(pair);
         }
@@ -206,6 +213,10 @@ mod tests {
         assert!(d.follows.iter().all(|(a, b)| a != b));
         let unique: HashSet<_> = d.follows.iter().collect();
         assert_eq!(unique.len(), d.follows.len());
-        assert!(d.posts.windows(2).all(|w| w[0].created_at < w[1].created_at));
+        assert!(
+            d.posts
+                .windows(2)
+                .all(|w| w[0].created_at < w[1].created_at)
+        );
     }
 }
