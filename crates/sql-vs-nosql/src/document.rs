@@ -318,7 +318,7 @@ pub struct DocSize {
     pub id: i64,
     /// `pg_column_size`: what the value occupies on disk, after PostgreSQL's compression.
     pub stored_bytes: i64,
-    /// The document as JSON text: closer to what its BSON would weigh against MongoDB's 16 MiB.
+    /// The document as JSON text (`doc::text`), before compression.
     pub json_bytes: i64,
 }
 
