@@ -76,7 +76,8 @@ pub struct Step {
     pub schedule_wait: bool,
 }
 
-const fn begin(tx: Tx) -> Step {
+/// Starts `tx` at the run's level.
+pub const fn begin(tx: Tx) -> Step {
     Step {
         tx,
         action: Action::Begin,
@@ -85,7 +86,8 @@ const fn begin(tx: Tx) -> Step {
     }
 }
 
-const fn run(tx: Tx, sql: &'static str) -> Step {
+/// A statement whose result no predicate reads.
+pub const fn run(tx: Tx, sql: &'static str) -> Step {
     Step {
         tx,
         action: Action::Sql(sql),
@@ -95,7 +97,7 @@ const fn run(tx: Tx, sql: &'static str) -> Step {
 }
 
 /// A statement whose result the predicate reads as `label`.
-const fn named(tx: Tx, label: &'static str, sql: &'static str) -> Step {
+pub const fn named(tx: Tx, label: &'static str, sql: &'static str) -> Step {
     Step {
         tx,
         action: Action::Sql(sql),
@@ -105,7 +107,7 @@ const fn named(tx: Tx, label: &'static str, sql: &'static str) -> Step {
 }
 
 /// A statement that waits for another writer at every level (see [`Step::schedule_wait`]).
-const fn contended(tx: Tx, sql: &'static str) -> Step {
+pub const fn contended(tx: Tx, sql: &'static str) -> Step {
     Step {
         tx,
         action: Action::Sql(sql),
@@ -114,7 +116,8 @@ const fn contended(tx: Tx, sql: &'static str) -> Step {
     }
 }
 
-const fn commit(tx: Tx) -> Step {
+/// Ends `tx` with `COMMIT`.
+pub const fn commit(tx: Tx) -> Step {
     Step {
         tx,
         action: Action::Commit,
@@ -123,7 +126,8 @@ const fn commit(tx: Tx) -> Step {
     }
 }
 
-const fn rollback(tx: Tx) -> Step {
+/// Ends `tx` with `ROLLBACK`.
+pub const fn rollback(tx: Tx) -> Step {
     Step {
         tx,
         action: Action::Rollback,
