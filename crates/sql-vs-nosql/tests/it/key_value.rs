@@ -58,9 +58,7 @@ async fn fan_out_on_write_puts_a_new_post_in_every_followers_timeline() -> anyho
     let followers = reference::followers(&data, 1);
     assert!(followers.len() > 10, "user 1 is the skew's celebrity");
 
-    let post = kv
-        .create_post(&new_post(&data, 1, "to all of you"))
-        .await?;
+    let post = kv.create_post(&new_post(&data, 1, "to all of you")).await?;
 
     let client = redis::Client::open(url.as_str())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
@@ -275,7 +273,10 @@ async fn a_create_post_cut_before_exec_leaves_nothing_behind() -> anyhow::Result
         .arg(direct.keys().post(taken))
         .query_async(&mut conn)
         .await?;
-    assert!(!exists, "post {taken}'s id was taken, its record never written");
+    assert!(
+        !exists,
+        "post {taken}'s id was taken, its record never written"
+    );
     Ok(())
 }
 
@@ -290,9 +291,7 @@ async fn an_unknown_user_is_not_found() -> anyhow::Result<()> {
     for strategy in FeedStrategy::ALL {
         let kv = store(&url, &keys, strategy, &data).await?;
         let missing = 4_242;
-        let not_found = |r: Result<(), StoreError>| {
-            matches!(r, Err(StoreError::NotFound { what: "user", id }) if id == missing)
-        };
+        let not_found = |r: Result<(), StoreError>| matches!(r, Err(StoreError::NotFound { what: "user", id }) if id == missing);
         assert!(not_found(kv.user(missing).await.map(drop)));
         assert!(not_found(kv.profile(missing, 5).await.map(drop)));
         assert!(not_found(kv.home_feed(missing, 5).await.map(drop)));
@@ -300,7 +299,9 @@ async fn an_unknown_user_is_not_found() -> anyhow::Result<()> {
         assert!(not_found(kv.reachable_within(missing, 2).await.map(drop)));
         assert!(not_found(kv.liked_alike(missing, 5).await.map(drop)));
         assert!(not_found(
-            kv.create_post(&new_post(&data, missing, "x")).await.map(drop)
+            kv.create_post(&new_post(&data, missing, "x"))
+                .await
+                .map(drop)
         ));
     }
     Ok(())
@@ -333,7 +334,8 @@ async fn load_then_seeded_reports_the_sizes() -> anyhow::Result<()> {
     let on_read = KeyValueStore::connect(&url, prefix, FeedStrategy::OnRead).await?;
     assert_eq!(on_read.seeded().await?, None);
     let seen = progress.into_inner().unwrap_or_default();
-    let total = (data.users.len() + data.follows.len() + data.posts.len() + data.likes.len()) as u64;
+    let total =
+        (data.users.len() + data.follows.len() + data.posts.len() + data.likes.len()) as u64;
     assert!(seen.windows(2).all(|w| w[0] <= w[1]), "progress only grows");
     assert_eq!(seen.last(), Some(&total));
     Ok(())
@@ -354,7 +356,10 @@ async fn every_read_equals_the_brute_force_over_the_data_set() -> anyhow::Result
     for user in reference::sample_users(&data) {
         let expected: &User = &data.users[user as usize - 1];
         assert_eq!(&kv.user(user).await?, expected);
-        assert_eq!(kv.user_by_handle(&expected.handle).await?.as_ref(), Some(expected));
+        assert_eq!(
+            kv.user_by_handle(&expected.handle).await?.as_ref(),
+            Some(expected)
+        );
         let profile = kv.profile(user, 10).await?;
         assert_eq!(profile.posts, reference::profile_posts(&data, user, 10));
         assert_eq!(
@@ -399,8 +404,14 @@ async fn delete_post_takes_back_every_copy() -> anyhow::Result<()> {
     assert_eq!(feeds(&kv, &followers).await?, before);
     assert_eq!(kv.profile(1, 5).await?, profile);
     assert_eq!(kv.top_posts(20).await?, reference::top_posts(&data, 20));
-    assert_eq!(kv.liked_alike(2, 50).await?, reference::liked_alike(&data, 2, 50));
-    assert!(!kv.delete_post(post.id).await?, "a second delete finds nothing");
+    assert_eq!(
+        kv.liked_alike(2, 50).await?,
+        reference::liked_alike(&data, 2, 50)
+    );
+    assert!(
+        !kv.delete_post(post.id).await?,
+        "a second delete finds nothing"
+    );
     Ok(())
 }
 
