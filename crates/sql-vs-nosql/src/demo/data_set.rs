@@ -66,7 +66,9 @@ pub async fn run(
         }
         let bar = progress_bar(show_progress, total, engine);
         let started = Instant::now();
-        store.load(data, &|written| bar.set_position(written)).await?;
+        store
+            .load(data, &|written| bar.set_position(written))
+            .await?;
         bar.finish_and_clear();
         figures.loaded.push(Loaded {
             engine,
@@ -108,7 +110,10 @@ fn progress_bar(show: bool, total: u64, engine: Engine) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    let template = format!("  {:<28} {{bar:36}} {{pos:>9}}/{{len:9}}  {{elapsed}}", engine.label());
+    let template = format!(
+        "  {:<28} {{bar:36}} {{pos:>9}}/{{len:9}}  {{elapsed}}",
+        engine.label()
+    );
     if let Ok(style) = ProgressStyle::with_template(&template) {
         bar.set_style(style);
     }

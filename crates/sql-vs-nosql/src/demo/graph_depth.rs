@@ -102,7 +102,10 @@ pub async fn run(
         ];
         cells.extend(engines.iter().map(|&e| figures.p50_ms(e, hops).into()));
         if compared {
-            let ratio = match (figures.p50_ms(Engine::Postgres, hops), figures.p50_ms(Engine::FalkorDb, hops)) {
+            let ratio = match (
+                figures.p50_ms(Engine::Postgres, hops),
+                figures.p50_ms(Engine::FalkorDb, hops),
+            ) {
                 (Some(p), Some(g)) if g > 0.0 => Some(p / g),
                 _ => None,
             };
@@ -177,7 +180,11 @@ mod tests {
             graph_overtakes_at: Some(4),
             compared: true,
         };
-        assert!(verdict(&f).contains("overtook it at 4 hops"), "{}", verdict(&f));
+        assert!(
+            verdict(&f).contains("overtook it at 4 hops"),
+            "{}",
+            verdict(&f)
+        );
         f.graph_overtakes_at = None;
         assert!(verdict(&f).contains("did not overtake"), "{}", verdict(&f));
     }

@@ -6,9 +6,12 @@
 //! they run; [`closing`] reads only those structs, so the paragraph cannot claim what the run did
 //! not measure.
 
+pub mod atomicity;
 pub mod data_set;
 pub mod documents;
+pub mod durability;
 pub mod graph_depth;
+pub mod isolation;
 pub mod operations;
 pub mod point_lookup;
 pub mod schema_change;
@@ -39,8 +42,14 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
                     Service::Postgres,
                     "the PostgreSQL, JSONB-document, Hermitage and durability rows are left out",
                 ),
-                (Service::MariaDb, "the MariaDB rows and isolation columns are left out"),
-                (Service::Redis, "the key-value rows and the Redis atomicity rows are left out"),
+                (
+                    Service::MariaDb,
+                    "the MariaDB rows and isolation columns are left out",
+                ),
+                (
+                    Service::Redis,
+                    "the key-value rows and the Redis atomicity rows are left out",
+                ),
             ],
         )
         .await?;
@@ -60,7 +69,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
     let _data_set = data_set::run(&mut n, &all, &data, !args.silent).await?;
     let fast = Plan::iterations(2_000)
         .warmup(20)
-        .budget(Duration::from_millis(400))
+        .budget(Duration::from_millis(250))
         .scaled_for(args.quick);
     let _operations = operations::run(&mut n, &all, &data, fast).await?;
     let redis_lookup = stores
@@ -75,14 +84,19 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         .map(|(s, url)| (s as &dyn crate::store::SocialStore, url));
     let lookup_plan = Plan::iterations(20_000)
         .warmup(200)
-        .budget(Duration::from_secs(2))
+        .budget(Duration::from_millis(1_500))
         .scaled_for(args.quick);
-    let _lookups =
-        point_lookup::run(&mut n, redis_lookup, postgres_lookup, data.sizes.users, lookup_plan)
-            .await?;
+    let _lookups = point_lookup::run(
+        &mut n,
+        redis_lookup,
+        postgres_lookup,
+        data.sizes.users,
+        lookup_plan,
+    )
+    .await?;
     let deep = Plan::iterations(50)
         .warmup(2)
-        .budget(Duration::from_millis(600))
+        .budget(Duration::from_millis(400))
         .scaled_for(args.quick);
     let traversers: Vec<_> = all
         .iter()
@@ -90,6 +104,10 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         .filter(|s| !matches!(s.engine(), crate::store::Engine::RedisFanOutOnWrite))
         .collect();
     let _depth = graph_depth::run(&mut n, &traversers, data.sizes.users, deep).await?;
+    let _documents = match &stores.documents {
+        Some(store) => Some(documents::run(&mut n, store, args.quick).await?),
+        None => None,
+    };
     let _schema = schema_change::run(&mut n, &all, data.sizes.posts).await?;
 
     n.finish(args.json.as_deref())

@@ -107,8 +107,10 @@ pub async fn run(
         for &store in stores {
             let measurement = match operation {
                 Operation::PointLookup => {
-                    measure(plan, |i| async move { store.user(nth_user(i, users)).await.map(drop) })
-                        .await
+                    measure(plan, |i| async move {
+                        store.user(nth_user(i, users)).await.map(drop)
+                    })
+                    .await
                 }
                 Operation::Profile => {
                     measure(plan, |i| async move {
@@ -127,19 +129,13 @@ pub async fn run(
                 }
                 Operation::FriendsOfFriends => {
                     measure(plan, |i| async move {
-                        store
-                            .friends_of_friends(nth_user(i, users))
-                            .await
-                            .map(drop)
+                        store.friends_of_friends(nth_user(i, users)).await.map(drop)
                     })
                     .await
                 }
                 Operation::LikedAlike => {
                     measure(plan, |i| async move {
-                        store
-                            .liked_alike(nth_user(i, users), 10)
-                            .await
-                            .map(drop)
+                        store.liked_alike(nth_user(i, users), 10).await.map(drop)
                     })
                     .await
                 }

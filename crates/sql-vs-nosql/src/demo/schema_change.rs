@@ -143,10 +143,16 @@ mod tests {
         };
         let mut f = SchemaChanges {
             posts: 1000,
-            changes: vec![change(Engine::Postgres, 0, 2), change(Engine::Documents, 1000, 200)],
+            changes: vec![
+                change(Engine::Postgres, 0, 2),
+                change(Engine::Documents, 1000, 200),
+            ],
         };
         let said = verdict(&f);
-        assert!(said.contains("PostgreSQL added the field without rewriting"), "{said}");
+        assert!(
+            said.contains("PostgreSQL added the field without rewriting"),
+            "{said}"
+        );
         assert!(said.contains("rewrote 1,000 of 1,000 posts"), "{said}");
         f.changes = vec![change(Engine::Postgres, 1000, 50)];
         let said = verdict(&f);
