@@ -23,7 +23,7 @@ use super::session::{LOCK_TIMEOUT, Monitor, Session};
 use super::{IsolationError, Setting, SqlEngine};
 
 /// How often a silent step's session is looked up in the lock view.
-const POLL: Duration = Duration::from_millis(15);
+const POLL: Duration = Duration::from_millis(10);
 /// Consecutive lock-view sightings that make a step "blocked".
 const SIGHTINGS: u32 = 2;
 /// A step that neither answers nor waits on a lock for this long fails the run: generous,
@@ -181,7 +181,7 @@ impl<'a> Driver<'a> {
                     continue;
                 };
                 let backend = self.slots[tx].session.backend;
-                match wait(self.monitor, backend, &mut pending.answer).await? {
+                match recheck(self.monitor, backend, &mut pending.answer).await? {
                     Wait::Answered(result) => {
                         self.record(pending.step, result, true)?;
                         self.release(tx).await?;
@@ -298,6 +298,30 @@ impl<'a> Driver<'a> {
             }
         }
     }
+}
+
+/// Looks at a session already seen blocked: answered by now, still waiting on a lock (one
+/// sighting is enough: it was confirmed before, and both lock views are exact at the moment the
+/// blocker's COMMIT answers, because the engine hands the lock over before it replies), or
+/// running again, in which case it is waited for like a fresh step.
+async fn recheck(
+    monitor: &mut Monitor,
+    backend: u32,
+    answer: &mut oneshot::Receiver<StepResult>,
+) -> Result<Wait, IsolationError> {
+    match answer.try_recv() {
+        Ok(result) => return Ok(Wait::Answered(result)),
+        Err(oneshot::error::TryRecvError::Closed) => return Err(IsolationError::SessionGone),
+        Err(oneshot::error::TryRecvError::Empty) => {}
+    }
+    if monitor.is_waiting(backend).await? {
+        // The answer may have arrived while the view was read: take it rather than a stale "no".
+        return Ok(match answer.try_recv() {
+            Ok(result) => Wait::Answered(result),
+            Err(_) => Wait::Blocked,
+        });
+    }
+    wait(monitor, backend, answer).await
 }
 
 /// Waits for `answer` until it arrives or the engine shows `backend` waiting on a lock.
