@@ -50,10 +50,9 @@ pub trait Dialect: AsyncConnection + SimpleAsyncConnection + Send + 'static {
     fn insert_post(&mut self, row: NewPostRow<'_>)
     -> impl Future<Output = QueryResult<i64>> + Send;
 
-    /// Runs after the bulk load with explicit ids, before the first new post.
-    fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send {
-        async { Ok(()) }
-    }
+    /// Runs after the bulk load, before the first query: fresh statistics, so the planner
+    /// knows the tables are no longer empty (a feed planned for empty tables scans them all).
+    fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send;
 
     /// Adds `lang` to every post, and says how many rows the engine rewrote to do it.
     fn add_lang_column(&mut self) -> impl Future<Output = QueryResult<u64>> + Send;
@@ -117,10 +116,11 @@ impl Dialect for AsyncPgConnection {
     }
 
     fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send {
-        // Explicit ids do not move an identity sequence: without this the first new post would
-        // collide with post 1.
+        // Explicit ids do not move an identity sequence: without the `setval` the first new post
+        // would collide with post 1.
         self.batch_execute(
-            "SELECT setval(pg_get_serial_sequence('posts', 'id'), (SELECT max(id) FROM posts))",
+            "SELECT setval(pg_get_serial_sequence('posts', 'id'), (SELECT max(id) FROM posts)); \
+             ANALYZE users, follows, posts, likes",
         )
     }
 
@@ -167,6 +167,10 @@ impl Dialect for AsyncMysqlConnection {
             let id = diesel::sql_query("SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS n");
             Ok(id.get_result::<Number>(self).await?.n)
         }
+    }
+
+    fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send {
+        self.batch_execute("ANALYZE TABLE users, follows, posts, likes")
     }
 
     /// `ALGORITHM=INSTANT` makes InnoDB refuse the change rather than copy the table, so
@@ -217,6 +221,10 @@ impl Dialect for AsyncSqliteConnection {
             .values(row)
             .returning(posts::id)
             .get_result(self)
+    }
+
+    fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send {
+        self.batch_execute("ANALYZE")
     }
 
     /// SQLite's `ADD COLUMN` only edits the schema text; rows written before it read the
