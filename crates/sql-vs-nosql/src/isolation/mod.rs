@@ -150,14 +150,15 @@ pub enum IsolationError {
         step: String,
     },
     /// The engine refused a statement for a reason other than keeping transactions isolated.
-    #[error("{case} at {setting}: `{step}` failed with {code}: {message}{}", if *timed_out { " (a lock wait timed out: the schedule waits on itself)" } else { "" })]
+    #[error("{case} at {setting}: `{step}` failed with {code}: {message}{hint}")]
     Unexpected {
         case: &'static str,
         setting: String,
         step: String,
         code: String,
         message: String,
-        timed_out: bool,
+        /// What the failure suggests about the schedule, when it suggests something.
+        hint: &'static str,
     },
 }
 

@@ -9,8 +9,9 @@
 //! answer before the next step goes out.
 //!
 //! Nothing here waits for a fixed time to decide anything. Time only bounds a run: a step that
-//! neither answers nor waits on a lock for [`STEP_GUARD`] fails the run, and a lock wait ends with
-//! the engine's own lock timeout (a session setting, see [`super::session::LOCK_TIMEOUT`]).
+//! neither answers nor waits on a lock for 30 s (`STEP_GUARD`) fails the run, and a lock wait
+//! ends with the engine's own lock timeout (a session setting, see
+//! [`super::session::LOCK_TIMEOUT`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -71,13 +72,12 @@ pub async fn run(case: &Case, setting: Setting, url: &str) -> Result<Observed, I
             .await?;
         let mut driver = Driver::connect(case, setting, url, &table, &mut monitor).await?;
         let steps = driver.run().await;
-        let ends = driver.slots.iter().map(|s| s.end).collect::<Vec<_>>();
+        let mut ends: Vec<TxEnd> = driver.slots.iter().map(|s| s.end).collect();
+        ends.resize(Tx::ALL.len(), TxEnd::Unused);
         let records = std::mem::take(&mut driver.records);
         driver.close(steps.is_ok()).await;
         steps?;
         let final_rows = monitor.rows(&table).await?;
-        let mut ends = ends;
-        ends.resize(Tx::ALL.len(), TxEnd::Unused);
         Ok::<_, IsolationError>(Observed {
             steps: records.into_iter().flatten().collect(),
             ends,
@@ -249,7 +249,11 @@ impl<'a> Driver<'a> {
                     step: self.render(spec.action),
                     code: failure.code.clone(),
                     message: failure.message.clone(),
-                    timed_out: failure.kind == FailureKind::LockTimeout,
+                    hint: if failure.kind == FailureKind::LockTimeout {
+                        " (a lock wait timed out: the schedule waits on itself)"
+                    } else {
+                        ""
+                    },
                 });
             }
             (StepResult::Answered { .. }, Action::Commit) => slot.end = TxEnd::Committed,

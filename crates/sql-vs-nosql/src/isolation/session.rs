@@ -249,11 +249,25 @@ impl Monitor {
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });
-                client.batch_execute(NO_FLUSH_WAIT).await?;
+                // Bounded like the sessions, so even the final DROP TABLE cannot hang a run.
+                client
+                    .batch_execute(&format!(
+                        "SET lock_timeout = '{}ms'; {NO_FLUSH_WAIT}",
+                        LOCK_TIMEOUT.as_millis()
+                    ))
+                    .await?;
                 Monitor::Postgres(client)
             }
             SqlEngine::MariaDb => {
-                Monitor::MariaDb(mysql_async::Conn::new(mysql_async::Opts::from_url(url)?).await?)
+                let mut conn = mysql_async::Conn::new(mysql_async::Opts::from_url(url)?).await?;
+                // The metadata-lock wait (DROP TABLE behind an open transaction) defaults to a
+                // day; bounded like the row-lock waits instead.
+                conn.query_drop(format!(
+                    "SET SESSION lock_wait_timeout = {}",
+                    LOCK_TIMEOUT.as_secs()
+                ))
+                .await?;
+                Monitor::MariaDb(conn)
             }
         })
     }
