@@ -484,10 +484,14 @@ async fn redis_balances(
     Ok(Balances { a, b })
 }
 
+/// The `between` of a transfer that nothing interleaves with.
+type Alone = std::future::Ready<Result<u64, AtomicityError>>;
+
 /// One optimistic transfer: read both balances, compute, write both in `MULTI`/`EXEC`. With
 /// `watched`, the reads are `WATCH`ed, a nil `EXEC` means another client changed them and the
 /// transfer retries on fresh values. `between` runs once, after the first reads and before the
 /// first `EXEC`: it is where the test puts the other client's transfer, deterministically.
+/// Returns how many times the transfer was retried.
 async fn optimistic_transfer<F>(
     con: &mut redis::aio::MultiplexedConnection,
     from: &str,
@@ -565,14 +569,7 @@ pub async fn redis_race(url: &str, watched: bool) -> Result<Race, AtomicityError
             .query_async::<()>(&mut first)
             .await?;
         let total_before = redis_total(&mut first, &[&alice, &bob, &carol]).await?;
-        let other = optimistic_transfer::<std::future::Ready<Result<u64, AtomicityError>>>(
-            &mut second,
-            &alice,
-            &carol,
-            10,
-            watched,
-            None,
-        );
+        let other = optimistic_transfer::<Alone>(&mut second, &alice, &carol, 10, watched, None);
         let retries =
             optimistic_transfer(&mut first, &alice, &bob, AMOUNT, watched, Some(other)).await?;
         let total_after = redis_total(&mut first, &[&alice, &bob, &carol]).await?;
@@ -606,45 +603,47 @@ pub async fn redis_contended(
     let names: Vec<String> = (0..ACCOUNTS).map(|i| format!("account{i}")).collect();
     let accounts: Vec<String> = names.iter().map(|n| keys.key(n)).collect();
     let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
-    let result =
-        async {
-            let mut seed = redis::cmd("MSET");
-            for account in &accounts {
-                seed.arg(account).arg(OPENING_EACH);
-            }
-            seed.query_async::<()>(&mut admin).await?;
-            let total_before = redis_total(&mut admin, &refs).await?;
-            let mut runs = Vec::new();
-            for worker in 0..workers {
-                let mut con = client.get_multiplexed_async_connection().await?;
-                let accounts = accounts.clone();
-                runs.push(async move {
-                    let mut retries = 0;
-                    for i in 0..transfers_each {
-                        let from = usize::try_from((worker + i) % ACCOUNTS).unwrap_or_default();
-                        let to = (from + 1) % accounts.len();
-                        retries += optimistic_transfer::<
-                            std::future::Ready<Result<u64, AtomicityError>>,
-                        >(
-                            &mut con, &accounts[from], &accounts[to], 1, true, None
-                        )
-                        .await?;
-                    }
-                    Ok::<u64, AtomicityError>(retries)
-                });
-            }
-            let retries = futures_util::future::try_join_all(runs).await?.iter().sum();
-            let total_after = redis_total(&mut admin, &refs).await?;
-            Ok::<_, AtomicityError>(Race {
-                watched: true,
-                transfers: workers * transfers_each,
-                retries,
-                total_before,
-                total_after,
-                money_created: total_after - total_before,
-            })
+    let result = async {
+        let mut seed = redis::cmd("MSET");
+        for account in &accounts {
+            seed.arg(account).arg(OPENING_EACH);
         }
-        .await;
+        seed.query_async::<()>(&mut admin).await?;
+        let total_before = redis_total(&mut admin, &refs).await?;
+        let mut runs = Vec::new();
+        for worker in 0..workers {
+            let mut con = client.get_multiplexed_async_connection().await?;
+            let accounts = accounts.clone();
+            runs.push(async move {
+                let mut retries = 0;
+                for i in 0..transfers_each {
+                    let from = usize::try_from((worker + i) % ACCOUNTS).unwrap_or_default();
+                    let to = (from + 1) % accounts.len();
+                    retries += optimistic_transfer::<Alone>(
+                        &mut con,
+                        &accounts[from],
+                        &accounts[to],
+                        1,
+                        true,
+                        None,
+                    )
+                    .await?;
+                }
+                Ok::<u64, AtomicityError>(retries)
+            });
+        }
+        let retries = futures_util::future::try_join_all(runs).await?.iter().sum();
+        let total_after = redis_total(&mut admin, &refs).await?;
+        Ok::<_, AtomicityError>(Race {
+            watched: true,
+            transfers: workers * transfers_each,
+            retries,
+            total_before,
+            total_after,
+            money_created: total_after - total_before,
+        })
+    }
+    .await;
     let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
     keys.delete(&mut admin, &name_refs).await?;
     result
