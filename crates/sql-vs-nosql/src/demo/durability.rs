@@ -197,7 +197,7 @@ fn postgres(f: &DurabilityFigures) -> String {
     );
     let verdict = if c.p50_ratio >= 2.0 {
         format!(
-            ": {}× faster, for the risk of losing up to about {} ms of commits (three \
+            ": not waiting was {}× faster, for the risk of losing up to about {} ms of commits (three \
              wal_writer_delay) in a crash; never corruption, and other sessions see each commit \
              at once.",
             format_number(c.p50_ratio),
