@@ -141,6 +141,27 @@ redis.call('ZINCRBY', KEYS[5], ARGV[4], ARGV[3])
 return 1
 ";
 
+/// Moves the post id counter back, but only if it still reads what the caller last took: a
+/// compare-and-set, so an id handed out to anyone else in between is never handed out again.
+const REWIND_SCRIPT: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
+/// What fan-out on write keeps in memory for the feeds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Footprint {
+    /// Users with a timeline.
+    pub timelines: u64,
+    /// Post ids across all timelines (each post is stored once per follower).
+    pub entries: u64,
+    /// What Redis reports (`MEMORY USAGE`) for those keys.
+    pub bytes: u64,
+}
+
 /// The key layout under one prefix (see the module's table).
 #[derive(Debug, Clone)]
 pub struct Keys {
@@ -338,6 +359,63 @@ impl KeyValueStore {
             .await
             .map_err(|e| self.fail(e))?;
         Ok(true)
+    }
+
+    /// Deletes posts a caller created and then, if they were the last ids handed out and
+    /// contiguous, moves the id counter back before them, so the next post gets the id it
+    /// would have had: how the demo measures writes without changing any later answer.
+    /// Returns whether the counter was moved back.
+    pub async fn take_back(&self, ids: &[PostId]) -> Result<bool, StoreError> {
+        for id in ids {
+            self.delete_post(*id).await?;
+        }
+        let (Some(first), Some(last)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok(false);
+        };
+        // A gap means an id was taken by a write that failed, or by someone else: leave it.
+        if (last - first + 1) as usize != ids.len() {
+            return Ok(false);
+        }
+        let rewound: i64 = redis::Script::new(REWIND_SCRIPT)
+            .key(self.keys.next_post_id())
+            .arg(*last)
+            .arg(first - 1)
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(|e| self.fail(e))?;
+        Ok(rewound == 1)
+    }
+
+    /// Counts the timelines of `users` and what Redis says they occupy (exactly: every entry is
+    /// measured, not sampled), in pipelines of a thousand users.
+    pub async fn timeline_footprint(&self, users: &[UserId]) -> Result<Footprint, StoreError> {
+        let mut total = Footprint::default();
+        for chunk in users.chunks(LOAD_GROUP) {
+            let mut pipe = redis::pipe();
+            for user in chunk {
+                let key = self.keys.timeline(*user);
+                pipe.zcard(&key)
+                    .cmd("MEMORY")
+                    .arg("USAGE")
+                    .arg(&key)
+                    .arg("SAMPLES")
+                    .arg(0);
+            }
+            let replies: Vec<Option<u64>> = pipe
+                .query_async(&mut self.conn())
+                .await
+                .map_err(|e| self.fail(e))?;
+            for pair in replies.chunks(2) {
+                if let [Some(entries), bytes] = pair
+                    && *entries > 0
+                {
+                    total.timelines += 1;
+                    total.entries += entries;
+                    total.bytes += bytes.unwrap_or(0);
+                }
+            }
+        }
+        Ok(total)
     }
 
     fn conn(&self) -> ConnectionManager {

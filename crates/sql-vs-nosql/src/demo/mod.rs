@@ -10,6 +10,7 @@ pub mod atomicity;
 pub mod data_set;
 pub mod documents;
 pub mod durability;
+pub mod fan_out;
 pub mod graph_depth;
 pub mod isolation;
 pub mod operations;

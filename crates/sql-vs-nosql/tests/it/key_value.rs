@@ -549,3 +549,51 @@ async fn forward(mut client: TcpStream, server: TcpStream, cut: Arc<AtomicBool>)
         () = downstream => {}
     }
 }
+
+/// The fan-out section measures writes without leaving a trace: after it ran, every feed, the
+/// celebrity's profile, the top posts and the next post id are what they were, on both
+/// strategies, and its sentence reads the figures it measured.
+#[tokio::test]
+async fn the_fan_out_section_leaves_every_answer_as_it_found_it() -> anyhow::Result<()> {
+    let Some(url) = require(Service::Redis).await else {
+        return Ok(());
+    };
+    let keys = TestKeys::new(&url, "kv_section");
+    let data = seed::generate(SMALL);
+    let write = store(&url, &keys, FeedStrategy::OnWrite, &data).await?;
+    let read = store(&url, &keys, FeedStrategy::OnRead, &data).await?;
+    let everyone: std::collections::BTreeSet<i64> = data.users.iter().map(|u| u.id).collect();
+    let before = (feeds(&write, &everyone).await?, write.profile(1, 10).await?);
+
+    let args = support::demo::DemoArgs {
+        silent: true,
+        ..Default::default()
+    };
+    let mut n = support::narrate::Narrator::new("test", "test", &args);
+    let figures = sql_vs_nosql::demo::fan_out::run(&mut n, &write, &read, &data, true).await?;
+
+    assert_eq!(
+        (feeds(&write, &everyone).await?, write.profile(1, 10).await?),
+        before
+    );
+    for kv in [&write, &read] {
+        assert_eq!(feeds(kv, &everyone).await?, feeds(&read, &everyone).await?);
+        assert_eq!(kv.top_posts(20).await?, reference::top_posts(&data, 20));
+        let next = kv
+            .create_post(&new_post(&data, 2, "after the section"))
+            .await?;
+        assert_eq!(next.id, data.posts.len() as i64 + 1, "{:?}", kv.strategy());
+    }
+    assert_eq!(
+        figures.celebrity_followers as usize,
+        reference::followers(&data, 1).len()
+    );
+    assert!(figures.timelines.entries > 0);
+    let said = n
+        .report()
+        .sections
+        .last()
+        .map(|s| format!("{:?}", s.blocks));
+    assert!(said.unwrap_or_default().contains(&figures.sentence()));
+    Ok(())
+}
