@@ -7,6 +7,7 @@
 //! not measure.
 
 pub mod atomicity;
+pub mod closing;
 pub mod data_set;
 pub mod documents;
 pub mod durability;
@@ -72,7 +73,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         .warmup(20)
         .budget(Duration::from_millis(250))
         .scaled_for(args.quick);
-    let _operations = operations::run(&mut n, &all, &data, fast).await?;
+    let operations = operations::run(&mut n, &all, &data, fast).await?;
     let redis_lookup = stores
         .redis_on_read
         .as_deref()
@@ -87,7 +88,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         .warmup(200)
         .budget(Duration::from_millis(1_500))
         .scaled_for(args.quick);
-    let _lookups = point_lookup::run(
+    let lookups = point_lookup::run(
         &mut n,
         redis_lookup,
         postgres_lookup,
@@ -104,12 +105,25 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         .copied()
         .filter(|s| !matches!(s.engine(), crate::store::Engine::RedisFanOutOnWrite))
         .collect();
-    let _depth = graph_depth::run(&mut n, &traversers, data.sizes.users, deep).await?;
+    let depth = graph_depth::run(&mut n, &traversers, data.sizes.users, deep).await?;
     let _documents = match &stores.documents {
         Some(store) => Some(documents::run(&mut n, store, args.quick).await?),
         None => None,
     };
     let _schema = schema_change::run(&mut n, &all, data.sizes.posts).await?;
+    let atomicity = atomicity::run(&mut n, &targets, args.quick).await?;
+    let isolation = isolation::run(&mut n, &targets, args.quick).await?;
+    let _durability = durability::run(&mut n, &targets, args.quick).await?;
+    closing::run(
+        &mut n,
+        closing::Inputs {
+            operations: &operations,
+            lookups: &lookups,
+            depth: &depth,
+            atomicity: &atomicity,
+            isolation: &isolation,
+        },
+    )?;
 
     n.finish(args.json.as_deref())
 }

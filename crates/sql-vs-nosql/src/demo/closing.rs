@@ -1,0 +1,271 @@
+//! "What you just saw": the goals table and the closing paragraph, built only from the figures
+//! the sections returned, so every sentence turns round when the figures do.
+//!
+//! The recommendation is the issue's (start relational unless a measured need says otherwise),
+//! and the paragraph names the measured needs this run found: each question where a
+//! non-relational engine beat PostgreSQL by more than [`NEED`]×.
+
+use serde::Serialize;
+use support::narrate::Narrator;
+use support::report::{Goal, Table, Unit, format_ratio};
+
+use super::atomicity::AtomicityFigures;
+use super::graph_depth::{self, GraphDepth};
+use super::isolation::IsolationFigures;
+use super::operations::{Operation, Operations};
+use super::point_lookup::PointLookups;
+use crate::atomicity::{Backend, Guard};
+use crate::isolation::{Level, Setting, SqlEngine};
+use crate::isolation::outcome::Outcome;
+use crate::store::Engine;
+
+/// How much faster than PostgreSQL another engine must be before the paragraph calls it a
+/// measured need rather than noise between good-enough answers.
+pub const NEED: f64 = 2.0;
+
+/// The figures the paragraph reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Inputs<'a> {
+    pub operations: &'a Operations,
+    pub lookups: &'a PointLookups,
+    pub depth: &'a GraphDepth,
+    pub atomicity: &'a AtomicityFigures,
+    pub isolation: &'a IsolationFigures,
+}
+
+/// One question where another family beat PostgreSQL by more than [`NEED`]×.
+#[derive(Debug, Clone, Serialize)]
+pub struct Need {
+    pub operation: Operation,
+    pub engine: Engine,
+    /// PostgreSQL's median over the winner's.
+    pub speedup: f64,
+}
+
+/// What the closing found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Closing {
+    pub needs: Vec<Need>,
+    pub redis_lookup: Option<Goal>,
+    pub postgres_lookup: Option<Goal>,
+    /// Anomalies allowed at each engine's default level (PostgreSQL read committed, MariaDB
+    /// repeatable read).
+    pub default_level_anomalies: Vec<(SqlEngine, usize, usize)>,
+    pub paragraph: String,
+}
+
+pub fn run(n: &mut Narrator, inputs: Inputs<'_>) -> anyhow::Result<Closing> {
+    n.section("What you just saw");
+    let closing = derive(inputs);
+    let mut goals = Table::new("goal")
+        .column("target", Unit::Text)
+        .column("measured", Unit::Ratio)
+        .column("met", Unit::Text);
+    for (label, goal) in [
+        ("Redis: a user hash read ÷ a bare GET", closing.redis_lookup),
+        (
+            "PostgreSQL: diesel's lookup ÷ a bare prepared SELECT",
+            closing.postgres_lookup,
+        ),
+    ] {
+        if let Some(g) = goal {
+            goals.row(
+                label,
+                [
+                    format!("≤ {}×", format_ratio(g.target)).into(),
+                    g.measured.into(),
+                    g.verdict().into(),
+                ],
+            );
+        }
+    }
+    goals.row(
+        "The depth at which the graph overtakes the CTE",
+        [
+            "shown".into(),
+            inputs.depth.graph_overtakes_at.map(f64::from).into(),
+            if inputs.depth.compared { "shown" } else { "not run" }.into(),
+        ],
+    );
+    n.table(goals);
+    n.say(&closing.paragraph);
+    n.figures(&closing)?;
+    Ok(closing)
+}
+
+/// The closing figures and paragraph, from the sections' figures alone.
+pub fn derive(inputs: Inputs<'_>) -> Closing {
+    let ops = inputs.operations;
+    let mut needs = Vec::new();
+    for operation in Operation::ALL {
+        let (Some(pg), Some((engine, best))) =
+            (ops.p50_us(Engine::Postgres, operation), ops.fastest(operation))
+        else {
+            continue;
+        };
+        if engine.family() != "relational" && best > 0.0 && pg / best > NEED {
+            needs.push(Need {
+                operation,
+                engine,
+                speedup: pg / best,
+            });
+        }
+    }
+    let default_level_anomalies: Vec<(SqlEngine, usize, usize)> = [
+        Setting::new(SqlEngine::Postgres, Level::ReadCommitted),
+        Setting::new(SqlEngine::MariaDb, Level::RepeatableRead),
+    ]
+    .into_iter()
+    .filter_map(|setting| {
+        let cells: Vec<_> = inputs
+            .isolation
+            .cells
+            .iter()
+            .filter(|c| c.setting == setting)
+            .collect();
+        let allowed = cells.iter().filter(|c| c.outcome == Outcome::Anomaly).count();
+        (!cells.is_empty()).then_some((setting.engine, allowed, cells.len()))
+    })
+    .collect();
+
+    let mut said = Vec::new();
+    if needs.is_empty() {
+        said.push(format!(
+            "PostgreSQL was within {NEED}× of the fastest engine on every question of this run, \
+             so nothing here is a measured need for another family: start relational."
+        ));
+    } else {
+        let list: Vec<String> = needs
+            .iter()
+            .map(|need| {
+                format!(
+                    "{} ({}, {}× faster)",
+                    short(need.operation),
+                    need.engine.label(),
+                    format_ratio(need.speedup)
+                )
+            })
+            .collect();
+        said.push(format!(
+            "Start relational, and add another family where a measurement says so. In this run \
+             that was: {}. On every other question PostgreSQL was within {NEED}× of the fastest \
+             engine.",
+            list.join("; ")
+        ));
+    }
+    said.push(graph_depth::verdict(inputs.depth));
+    if let Some(t) = inputs.atomicity.transfer(Backend::Redis, Guard::MultiExec) {
+        said.push(if t.money_created != 0 {
+            format!(
+                "What the speed costs: Redis MULTI/EXEC with one failing command applied the \
+                 others and left the transfer {} by {} credits, where PostgreSQL and MariaDB \
+                 rolled back to the penny.",
+                if t.money_created > 0 { "over-paid" } else { "under-paid" },
+                t.money_created.abs()
+            )
+        } else {
+            "Redis MULTI/EXEC with a failing command left the balances whole in this run."
+                .to_owned()
+        });
+    }
+    for (engine, allowed, of) in &default_level_anomalies {
+        said.push(format!(
+            "At its default isolation level {} allowed {allowed} of the {of} Hermitage anomalies \
+             tested: a transaction is not serializable unless you ask for it.",
+            engine.label()
+        ));
+    }
+    Closing {
+        needs,
+        redis_lookup: inputs.lookups.redis.as_ref().map(|l| l.goal),
+        postgres_lookup: inputs.lookups.postgres.as_ref().map(|l| l.goal),
+        default_level_anomalies,
+        paragraph: said.join(" "),
+    }
+}
+
+fn short(operation: Operation) -> &'static str {
+    match operation {
+        Operation::PointLookup => "the point lookup",
+        Operation::Profile => "the profile",
+        Operation::HomeFeed => "the home feed",
+        Operation::TopPosts => "the top posts",
+        Operation::FriendsOfFriends => "friends of friends",
+        Operation::LikedAlike => "people who liked what you liked",
+        Operation::CreatePost => "creating a post",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use support::measure::Measurement;
+
+    use super::*;
+    use crate::demo::operations::Timing;
+
+    fn timing(engine: Engine, operation: Operation, us: u64) -> Timing {
+        Timing {
+            engine,
+            operation,
+            measurement: Measurement::flat(Duration::from_micros(us)),
+        }
+    }
+
+    fn paragraph(timings: Vec<Timing>) -> String {
+        let operations = Operations { timings };
+        let lookups = PointLookups {
+            redis: None,
+            postgres: None,
+        };
+        let depth = GraphDepth {
+            reached: vec![],
+            timings: vec![],
+            graph_overtakes_at: None,
+            compared: false,
+        };
+        let atomicity = AtomicityFigures {
+            amount: 30,
+            transfers: vec![],
+            races: vec![],
+            left_out: vec![],
+        };
+        let isolation = IsolationFigures {
+            settings: vec![],
+            cells: vec![],
+            versions: vec![],
+            elapsed_ms: 0.0,
+            left_out: vec![],
+        };
+        derive(Inputs {
+            operations: &operations,
+            lookups: &lookups,
+            depth: &depth,
+            atomicity: &atomicity,
+            isolation: &isolation,
+        })
+        .paragraph
+    }
+
+    #[test]
+    fn a_feed_much_faster_on_redis_is_named_as_a_measured_need_and_a_close_one_is_not() {
+        let said = paragraph(vec![
+            timing(Engine::Postgres, Operation::HomeFeed, 4_000),
+            timing(Engine::RedisFanOutOnWrite, Operation::HomeFeed, 100),
+            timing(Engine::Postgres, Operation::PointLookup, 30),
+            timing(Engine::RedisFanOutOnRead, Operation::PointLookup, 25),
+        ]);
+        assert!(said.contains("the home feed (Redis (fan-out on write), 40.0× faster)"), "{said}");
+        assert!(!said.contains("the point lookup"), "{said}");
+    }
+
+    #[test]
+    fn when_postgres_is_close_everywhere_the_paragraph_finds_no_need() {
+        let said = paragraph(vec![
+            timing(Engine::Postgres, Operation::HomeFeed, 150),
+            timing(Engine::RedisFanOutOnWrite, Operation::HomeFeed, 100),
+        ]);
+        assert!(said.contains("nothing here is a measured need"), "{said}");
+    }
+}
