@@ -184,6 +184,24 @@ const LIKE_USER_SQL: &str = "UPDATE user_docs SET doc = jsonb_set(doc, '{liked}'
 const INC_LIKES_SQL: &str = "UPDATE post_docs SET doc = jsonb_set(doc, '{likes}', to_jsonb((doc->>'likes')::bigint + $2)) \
      WHERE id = $1";
 
+/// `deleteOne({_id: post})` and its copies: the post document goes, its id leaves every liker's
+/// `liked` array (`$pull`), and the author's embedded `recent_posts` is rebuilt from the post
+/// documents, because pulling one entry would leave the capped array one short of the newest
+/// twenty. Run in one transaction.
+const DELETE_POST_SQL: &str = "DELETE FROM post_docs WHERE id = $1";
+const PULL_LIKED_SQL: &str = "UPDATE user_docs SET doc = jsonb_set(doc, '{liked}', (
+        SELECT COALESCE(jsonb_agg(e), '[]'::jsonb) FROM jsonb_array_elements(doc->'liked') AS t (e)
+        WHERE e <> to_jsonb($1::bigint)))
+    WHERE (doc->'liked') @> jsonb_build_array($1::bigint)";
+const REBUILD_RECENT_SQL: &str = "UPDATE user_docs SET doc = jsonb_set(jsonb_set(doc, '{recent_posts}', (
+        SELECT COALESCE(jsonb_agg(jsonb_build_object('id', p.id, 'body', p.doc->'body',
+                                                     'created_at', p.doc->'created_at')
+                                  ORDER BY (p.doc->>'created_at')::bigint DESC, p.id DESC), '[]'::jsonb)
+        FROM (SELECT id, doc FROM post_docs WHERE (doc->>'author')::bigint = $1
+              ORDER BY (doc->>'created_at')::bigint DESC, id DESC LIMIT $2) AS p)),
+    '{post_count}', to_jsonb((doc->>'post_count')::bigint - 1))
+    WHERE id = $1";
+
 /// `updateMany({}, {$set: {lang: "en"}})`: every post document is rewritten (a new row version
 /// each), where a relational `ADD COLUMN ... DEFAULT 'en'` only records the default in the
 /// catalogue. The embedded copies in `recent_posts` are left alone: they are a projection
@@ -571,6 +589,31 @@ fn bind_filter<'a>(
 impl SocialStore for DocumentStore {
     fn engine(&self) -> Engine {
         Engine::Documents
+    }
+
+    async fn delete_post(&self, id: PostId) -> Result<(), StoreError> {
+        let Some(post) = self.post_doc(id).await? else {
+            return Ok(());
+        };
+        let mut conn = self.conn().await?;
+        conn.transaction(async |c| {
+            diesel::sql_query(DELETE_POST_SQL)
+                .bind::<BigInt, _>(id)
+                .execute(c)
+                .await?;
+            diesel::sql_query(PULL_LIKED_SQL)
+                .bind::<BigInt, _>(id)
+                .execute(c)
+                .await?;
+            diesel::sql_query(REBUILD_RECENT_SQL)
+                .bind::<BigInt, _>(post.author)
+                .bind::<BigInt, _>(RECENT_POSTS_CAP as i64)
+                .execute(c)
+                .await?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .await
+        .map_err(fail)
     }
 
     async fn seeded(&self) -> Result<Option<Sizes>, StoreError> {

@@ -589,3 +589,29 @@ async fn the_demo_section_leaves_the_seeded_documents_as_it_found_them() -> anyh
     assert_eq!(n.report().tables().count(), 1);
     Ok(())
 }
+
+#[tokio::test]
+async fn deleting_a_post_removes_it_from_its_author_and_likers_and_refills_the_embedded_list()
+-> anyhow::Result<()> {
+    let Some(url) = support::testkit::require(support::Service::Postgres).await else {
+        return Ok(());
+    };
+    let db = support::testkit::TestDatabase::create_async(&url, "doc_delete").await?;
+    let store = sql_vs_nosql::document::DocumentStore::connect(&db.url, 2).await?;
+    let data = crate::common::small();
+    let oracle = crate::common::Oracle::new(&data);
+    store.load(&data, &|_| {}).await?;
+    let post = store
+        .create_post(&sql_vs_nosql::model::NewPost {
+            author: 1,
+            body: "short-lived".to_owned(),
+            created_at: data.last_post_at() + 1,
+        })
+        .await?;
+    store.like(2, post.id).await?;
+    store.delete_post(post.id).await?;
+    assert_eq!(store.profile(1, 20).await?, oracle.profile(1, 20));
+    assert_eq!(store.liked_alike(2, 10).await?, oracle.liked_alike(2, 10));
+    assert!(store.post_doc(post.id).await?.is_none());
+    Ok(())
+}
