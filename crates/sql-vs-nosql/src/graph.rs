@@ -392,6 +392,10 @@ mod cypher {
 
     pub const POST_EXISTS: &str = "MATCH (p:Post {id: $id}) RETURN count(p)";
 
+    /// The post with its `POSTED` and `LIKED` edges: the like counts are those edges, so
+    /// nothing else is left to correct.
+    pub const DELETE_POST: &str = "MATCH (p:Post {id: $id}) DETACH DELETE p";
+
     pub const SEEDED: &str = "MATCH (s:Seeded) \
          RETURN s.version, s.users, s.posts, s.likes, s.follows_per_user";
 
@@ -576,6 +580,12 @@ impl SocialStore for GraphStore {
             body: post.body.clone(),
             created_at: post.created_at,
         })
+    }
+
+    async fn delete_post(&self, id: PostId) -> Result<(), StoreError> {
+        self.write(cypher::DELETE_POST, &Params::new().int("id", id))
+            .await
+            .map(drop)
     }
 
     async fn like(&self, user: UserId, post: PostId) -> Result<(), StoreError> {

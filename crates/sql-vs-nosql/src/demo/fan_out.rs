@@ -9,8 +9,8 @@
 //! The posts it creates are taken back afterwards ([`KeyValueStore::take_back`]), so no later
 //! section sees them, and they are dated before the first seeded post. That is so they sort last
 //! everywhere: in a timeline already at its cap the trim removes the demo's post itself instead
-//! of evicting a seeded one, and deleting them leaves every timeline as it was loaded (a real
-//! post evicts the oldest entry; the work, one insert and one trim per follower, is the same).
+//! of evicting a seeded one, so taking them back has no evicted entries to restore (a real post
+//! evicts the oldest entry; the work, one insert and one trim per follower, is the same).
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -7,7 +7,7 @@
 use std::io::Write as _;
 
 use sql_vs_nosql::graph::GraphStore;
-use sql_vs_nosql::graph_server::GraphServer;
+use sql_vs_nosql::graph_server::{Binaries, GraphServer, Options, Snapshot};
 use sql_vs_nosql::model::NewPost;
 use sql_vs_nosql::seed::{self, Dataset, Sizes};
 use sql_vs_nosql::store::{SocialStore, StoreError};
@@ -397,4 +397,71 @@ pub mod reference {
         users.dedup();
         users
     }
+}
+
+/// Deleting a post takes it and its likes away: the profile and the top posts are as before.
+#[tokio::test]
+async fn delete_post_takes_the_post_and_its_likes_away() -> anyhow::Result<()> {
+    let Some(server) = falkordb().await? else {
+        return Ok(());
+    };
+    let data = seed::generate(SMALL);
+    let graph = loaded(&server, &data).await?;
+    let profile = graph.profile(1, 5).await?;
+    let new = NewPost {
+        author: 1,
+        body: "brief".to_owned(),
+        created_at: data.last_post_at() + 1,
+    };
+    let post = graph.create_post(&new).await?;
+    for user in 1..=50 {
+        graph.like(user, post.id).await?;
+    }
+    let all = graph.top_posts(data.posts.len() + 1).await?;
+    assert!(all.iter().any(|t| t.id == post.id && t.likes == 50));
+
+    graph.delete_post(post.id).await?;
+
+    assert_eq!(graph.profile(1, 5).await?, profile);
+    assert_eq!(graph.top_posts(20).await?, reference::top_posts(&data, 20));
+    graph.delete_post(post.id).await?;
+    Ok(())
+}
+
+/// A server started with a snapshot file and saved after seeding hands the graph to the next
+/// server started with the same file: the demo seeds FalkorDB once, not on every run.
+#[tokio::test]
+async fn a_saved_snapshot_is_the_next_servers_graph() -> anyhow::Result<()> {
+    let Some(probe) = falkordb().await? else {
+        return Ok(());
+    };
+    probe.stop();
+    let dir = std::env::temp_dir().join(support::names::unique_name("falkordb_snapshot"));
+    let options = Options {
+        snapshot: Some(Snapshot {
+            dir: dir.clone(),
+            file: "graph.rdb".to_owned(),
+        }),
+        ..Options::default()
+    };
+    let binaries = Binaries::from_env().await?;
+    let data = seed::generate(Sizes::QUICK);
+
+    let first = GraphServer::start(&binaries, &options).await?;
+    let graph = loaded(&first, &data).await?;
+    first.save().await?;
+    let top = graph.top_posts(10).await?;
+    first.stop();
+    let second = GraphServer::start(&binaries, &options).await?;
+    let reopened = GraphStore::connect(&second.url(), "social").await?;
+
+    let outcome = async {
+        assert_eq!(reopened.seeded().await?, Some(Sizes::QUICK));
+        assert_eq!(reopened.top_posts(10).await?, top);
+        anyhow::Ok(())
+    }
+    .await;
+    second.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
 }

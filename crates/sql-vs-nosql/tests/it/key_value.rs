@@ -399,7 +399,7 @@ async fn delete_post_takes_back_every_copy() -> anyhow::Result<()> {
 
     let post = kv.create_post(&new_post(&data, 1, "gone soon")).await?;
     kv.like(2, post.id).await?;
-    assert!(kv.delete_post(post.id).await?);
+    kv.delete_post(post.id).await?;
 
     assert_eq!(feeds(&kv, &followers).await?, before);
     assert_eq!(kv.profile(1, 5).await?, profile);
@@ -408,10 +408,74 @@ async fn delete_post_takes_back_every_copy() -> anyhow::Result<()> {
         kv.liked_alike(2, 50).await?,
         reference::liked_alike(&data, 2, 50)
     );
-    assert!(
-        !kv.delete_post(post.id).await?,
-        "a second delete finds nothing"
+    kv.delete_post(post.id).await?;
+    Ok(())
+}
+
+/// A full timeline that loses a post (a new one deleted again, or a seeded one) is topped up
+/// with the post it had evicted: it is again the latest `TIMELINE_CAP` posts of the people its
+/// owner follows, exactly as a fresh load would build it.
+#[tokio::test]
+async fn deleting_a_post_tops_a_full_timeline_back_up() -> anyhow::Result<()> {
+    let Some(url) = require(Service::Redis).await else {
+        return Ok(());
+    };
+    let keys = TestKeys::new(&url, "kv_top_up");
+    // User 1 follows 2 and 3, who wrote 1.2 timelines' worth between them; two posts share a
+    // time, so the tie by id is exercised at the boundary too.
+    let mut data = tiny(&[(1, 2), (1, 3)], &[]);
+    data.posts = (1..=(TIMELINE_CAP as i64 * 6 / 5))
+        .map(|id| Post {
+            id,
+            author: 2 + id % 2,
+            body: format!("post {id}"),
+            created_at: seed::EPOCH_MS + (id / 2) * 1_000,
+        })
+        .collect();
+    data.sizes.posts = data.posts.len() as i64;
+    let kv = store(&url, &keys, FeedStrategy::OnWrite, &data).await?;
+    let client = redis::Client::open(url.as_str())?;
+    let conn = client.get_multiplexed_async_connection().await?;
+    let timeline = kv.keys().timeline(1);
+    let read = |mut conn: redis::aio::MultiplexedConnection| {
+        let timeline = timeline.clone();
+        async move {
+            redis::cmd("ZRANGE")
+                .arg(&timeline)
+                .arg(0)
+                .arg(-1)
+                .query_async::<Vec<String>>(&mut conn)
+                .await
+        }
+    };
+    let loaded = read(conn.clone()).await?;
+    assert_eq!(loaded.len(), TIMELINE_CAP);
+
+    let post = kv
+        .create_post(&new_post(&data, 2, "evicts the oldest"))
+        .await?;
+    kv.delete_post(post.id).await?;
+    assert_eq!(
+        read(conn.clone()).await?,
+        loaded,
+        "the evicted post is back"
     );
+
+    // A seeded post from the middle: the timeline reaches one further back.
+    let middle = data.posts[data.posts.len() - 300].id;
+    kv.delete_post(middle).await?;
+    data.posts.retain(|p| p.id != middle);
+    let expected: Vec<i64> = reference::home_feed(&data, 1, TIMELINE_CAP)
+        .iter()
+        .rev()
+        .map(|p| p.id)
+        .collect();
+    let now: Vec<i64> = read(conn.clone())
+        .await?
+        .iter()
+        .map(|m| m.parse())
+        .collect::<Result<_, _>>()?;
+    assert_eq!(now, expected);
     Ok(())
 }
 
