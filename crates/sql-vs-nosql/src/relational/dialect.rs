@@ -97,8 +97,8 @@ macro_rules! insert_batch_async {
 impl Dialect for AsyncPgConnection {
     const DDL: &'static str = schema::POSTGRES_DDL;
 
-    fn insert_batch(&mut self, batch: Batch) -> impl Future<Output = QueryResult<usize>> + Send {
-        insert_batch_async!(self, batch)
+    async fn insert_batch(&mut self, batch: Batch) -> QueryResult<usize> {
+        insert_batch_async!(self, batch).await
     }
 
     fn param(n: usize) -> String {
@@ -126,18 +126,16 @@ impl Dialect for AsyncPgConnection {
 
     /// PostgreSQL 11+ stores a constant default in the catalogue: the table file (its
     /// `relfilenode`) is the same before and after, which is the proof that no row was touched.
-    fn add_lang_column(&mut self) -> impl Future<Output = QueryResult<u64>> + Send {
-        async move {
-            let file = "SELECT pg_relation_filenode('posts')::bigint AS n";
-            let before = diesel::sql_query(file).get_result::<Number>(self).await?.n;
-            self.batch_execute(ADD_LANG).await?;
-            let after = diesel::sql_query(file).get_result::<Number>(self).await?.n;
-            if before == after {
-                Ok(0)
-            } else {
-                let rows = diesel::sql_query("SELECT count(*) AS n FROM posts");
-                Ok(rows.get_result::<Number>(self).await?.n.unsigned_abs())
-            }
+    async fn add_lang_column(&mut self) -> QueryResult<u64> {
+        let file = "SELECT pg_relation_filenode('posts')::bigint AS n";
+        let before = diesel::sql_query(file).get_result::<Number>(self).await?.n;
+        self.batch_execute(ADD_LANG).await?;
+        let after = diesel::sql_query(file).get_result::<Number>(self).await?.n;
+        if before == after {
+            Ok(0)
+        } else {
+            let rows = diesel::sql_query("SELECT count(*) AS n FROM posts");
+            Ok(rows.get_result::<Number>(self).await?.n.unsigned_abs())
         }
     }
 }
@@ -145,8 +143,8 @@ impl Dialect for AsyncPgConnection {
 impl Dialect for AsyncMysqlConnection {
     const DDL: &'static str = schema::MARIADB_DDL;
 
-    fn insert_batch(&mut self, batch: Batch) -> impl Future<Output = QueryResult<usize>> + Send {
-        insert_batch_async!(self, batch)
+    async fn insert_batch(&mut self, batch: Batch) -> QueryResult<usize> {
+        insert_batch_async!(self, batch).await
     }
 
     fn param(_: usize) -> String {
@@ -155,18 +153,13 @@ impl Dialect for AsyncMysqlConnection {
 
     /// diesel's MySQL backend has no `RETURNING`; `LAST_INSERT_ID()` is per connection, so it is
     /// this insert's id even with other writers.
-    fn insert_post(
-        &mut self,
-        row: NewPostRow<'_>,
-    ) -> impl Future<Output = QueryResult<i64>> + Send {
-        async move {
-            diesel::insert_into(posts::table)
-                .values(row)
-                .execute(self)
-                .await?;
-            let id = diesel::sql_query("SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS n");
-            Ok(id.get_result::<Number>(self).await?.n)
-        }
+    async fn insert_post(&mut self, row: NewPostRow<'_>) -> QueryResult<i64> {
+        diesel::insert_into(posts::table)
+            .values(row)
+            .execute(self)
+            .await?;
+        let id = diesel::sql_query("SELECT CAST(LAST_INSERT_ID() AS SIGNED) AS n");
+        Ok(id.get_result::<Number>(self).await?.n)
     }
 
     fn after_load(&mut self) -> impl Future<Output = QueryResult<()>> + Send {
@@ -175,12 +168,10 @@ impl Dialect for AsyncMysqlConnection {
 
     /// `ALGORITHM=INSTANT` makes InnoDB refuse the change rather than copy the table, so
     /// success is the proof that no row was rewritten (MariaDB 10.3+).
-    fn add_lang_column(&mut self) -> impl Future<Output = QueryResult<u64>> + Send {
-        async move {
-            self.batch_execute(&format!("{ADD_LANG}, ALGORITHM=INSTANT"))
-                .await?;
-            Ok(0)
-        }
+    async fn add_lang_column(&mut self) -> QueryResult<u64> {
+        self.batch_execute(&format!("{ADD_LANG}, ALGORITHM=INSTANT"))
+            .await?;
+        Ok(0)
     }
 }
 
@@ -229,10 +220,8 @@ impl Dialect for AsyncSqliteConnection {
 
     /// SQLite's `ADD COLUMN` only edits the schema text; rows written before it read the
     /// default when they are read (documented behaviour, no rewrite).
-    fn add_lang_column(&mut self) -> impl Future<Output = QueryResult<u64>> + Send {
-        async move {
-            self.batch_execute(ADD_LANG).await?;
-            Ok(0)
-        }
+    async fn add_lang_column(&mut self) -> QueryResult<u64> {
+        self.batch_execute(ADD_LANG).await?;
+        Ok(0)
     }
 }

@@ -53,7 +53,7 @@ impl<'a> Oracle<'a> {
     }
 
     fn latest(&self, mut posts: Vec<Post>, limit: usize) -> Vec<Post> {
-        posts.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        posts.sort_by_key(|p| std::cmp::Reverse((p.created_at, p.id)));
         posts.truncate(limit);
         posts
     }
