@@ -33,12 +33,12 @@ pub struct Inputs<'a> {
     pub isolation: &'a IsolationFigures,
 }
 
-/// One question where another family beat PostgreSQL by more than [`NEED`]×.
+/// One question where another family beat the relational baseline by more than [`NEED`]×.
 #[derive(Debug, Clone, Serialize)]
 pub struct Need {
     pub operation: Operation,
     pub engine: Engine,
-    /// PostgreSQL's median over the winner's.
+    /// The baseline's median over the winner's.
     pub speedup: f64,
 }
 
@@ -139,10 +139,19 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
 
     let mut said = Vec::new();
     if needs.is_empty() {
-        said.push(format!(
-            "PostgreSQL was within {NEED}× of the fastest engine on every question of this run, \
-             so nothing here is a measured need for another family: start relational."
-        ));
+        let engines: std::collections::BTreeSet<&str> =
+            ops.timings.iter().map(|t| t.engine.label()).collect();
+        said.push(if engines.len() > 1 {
+            format!(
+                "{base} was within {NEED}× of the fastest engine on every question of this run, \
+                 so nothing here is a measured need for another family: start relational."
+            )
+        } else {
+            format!(
+                "Only {base} was connected in this run, so no family was compared with another: \
+                 start the services to see the comparison."
+            )
+        });
     } else {
         let list: Vec<String> = needs
             .iter()
@@ -157,7 +166,7 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
             .collect();
         said.push(format!(
             "Start relational, and add another family where a measurement says so. In this run \
-             that was: {}. On every other question PostgreSQL was within {NEED}× of the fastest \
+             that was: {}. On every other question {base} was within {NEED}× of the fastest \
              engine.",
             list.join("; ")
         ));
@@ -232,7 +241,10 @@ mod tests {
     }
 
     fn paragraph(timings: Vec<Timing>) -> String {
-        let operations = Operations { timings };
+        let operations = Operations {
+            baseline: Engine::Postgres,
+            timings,
+        };
         let lookups = PointLookups {
             redis: None,
             postgres: None,

@@ -251,6 +251,16 @@ mod tests {
             verdict(&f)
         );
         f.graph_overtakes_at = None;
+        f.graph_faster_at = vec![];
         assert!(verdict(&f).contains("did not overtake"), "{}", verdict(&f));
+        // Faster shallow, slower deep: neither "every depth" nor "never".
+        f.graph_faster_at = vec![1, 2];
+        let said = verdict(&f);
+        assert!(
+            said.contains("faster than the recursive CTE at 1, 2 hop(s) but not at 4"),
+            "{said}"
+        );
+        assert_eq!(overtakes_at(&[1, 2]), None);
+        assert_eq!(overtakes_at(&[2, 3, 4]), Some(2));
     }
 }

@@ -61,6 +61,9 @@ pub struct Timing {
 /// Everything the section measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct Operations {
+    /// The engine ratios are taken against: PostgreSQL when connected, else the first
+    /// relational engine of the run (SQLite is always there).
+    pub baseline: Engine,
     pub timings: Vec<Timing>,
 }
 
@@ -96,14 +99,20 @@ pub async fn run(
     plan: Plan,
 ) -> anyhow::Result<Operations> {
     n.section("The same questions, every engine");
-    n.say(
+    let baseline = stores
+        .iter()
+        .map(|s| s.engine())
+        .find(|e| e.family() == "relational")
+        .unwrap_or(Engine::Sqlite);
+    n.say(&format!(
         "Every connected engine answers the same questions over the same data set; each row \
-         walks the same sequence of users. Ratios are against PostgreSQL's median.",
-    );
+         walks the same sequence of users. Ratios are against {}'s median.",
+        baseline.label()
+    ));
     let users = data.sizes.users;
     let mut timings = Vec::new();
     for operation in Operation::ALL {
-        let mut table = Table::latency("engine").ratio_against("p50", Engine::Postgres.label());
+        let mut table = Table::latency("engine").ratio_against("p50", baseline.label());
         for &store in stores {
             let measurement = match operation {
                 Operation::PointLookup => {
@@ -151,7 +160,7 @@ pub async fn run(
         n.say(operation.label());
         n.table(table);
     }
-    let figures = Operations { timings };
+    let figures = Operations { baseline, timings };
     n.figures(&figures)?;
     Ok(figures)
 }
