@@ -101,6 +101,7 @@ pub fn run(n: &mut Narrator, inputs: Inputs<'_>) -> anyhow::Result<Closing> {
 /// The closing figures and paragraph, from the sections' figures alone.
 pub fn derive(inputs: Inputs<'_>) -> Closing {
     let ops = inputs.operations;
+    let base = ops.baseline.label();
     let mut needs = Vec::new();
     for operation in Operation::ALL {
         let (Some(pg), Some((engine, best))) = (
