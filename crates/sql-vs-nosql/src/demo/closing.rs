@@ -105,7 +105,7 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
     let mut needs = Vec::new();
     for operation in Operation::ALL {
         let (Some(pg), Some((engine, best))) = (
-            ops.p50_us(Engine::Postgres, operation),
+            ops.p50_us(ops.baseline, operation),
             ops.fastest(operation),
         ) else {
             continue;
