@@ -104,10 +104,9 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
     let base = ops.baseline.label();
     let mut needs = Vec::new();
     for operation in Operation::ALL {
-        let (Some(pg), Some((engine, best))) = (
-            ops.p50_us(ops.baseline, operation),
-            ops.fastest(operation),
-        ) else {
+        let (Some(pg), Some((engine, best))) =
+            (ops.p50_us(ops.baseline, operation), ops.fastest(operation))
+        else {
             continue;
         };
         if engine.family() != "relational" && best > 0.0 && pg / best > NEED {

@@ -154,8 +154,15 @@ impl<'a> Oracle<'a> {
 
 /// A relational store on a database that exists for one test, removed when this is dropped.
 pub struct TestRelational {
-    pub store: RelationalStore,
+    pub store: std::sync::Arc<RelationalStore>,
     _guard: Guard,
+}
+
+impl TestRelational {
+    /// The store as the HTTP API holds one.
+    pub fn shared(&self) -> std::sync::Arc<dyn sql_vs_nosql::store::SocialStore> {
+        self.store.clone()
+    }
 }
 
 #[allow(dead_code)] // held for its Drop
@@ -171,19 +178,19 @@ enum Guard {
 pub async fn every_relational(label: &str) -> anyhow::Result<Vec<TestRelational>> {
     let file = TestSqlite::new(label);
     let mut out = vec![TestRelational {
-        store: RelationalStore::sqlite(&file.path, 2)?,
+        store: std::sync::Arc::new(RelationalStore::sqlite(&file.path, 2)?),
         _guard: Guard::Sqlite(file),
     }];
     if let Some(url) = require(Service::Postgres).await {
         let db = TestDatabase::create_async(&url, label).await?;
         out.push(TestRelational {
-            store: RelationalStore::postgres(&db.url, 2)?,
+            store: std::sync::Arc::new(RelationalStore::postgres(&db.url, 2)?),
             _guard: Guard::Postgres(db),
         });
     }
     if let Some(db) = TestMariaDb::create(label).await? {
         out.push(TestRelational {
-            store: RelationalStore::mariadb(&db.url, 2)?,
+            store: std::sync::Arc::new(RelationalStore::mariadb(&db.url, 2)?),
             _guard: Guard::MariaDb(db),
         });
     }

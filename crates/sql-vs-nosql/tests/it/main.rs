@@ -5,6 +5,7 @@ mod common;
 mod document;
 mod durability;
 mod graph;
+mod http;
 mod isolation;
 mod key_value;
 mod relational;
