@@ -18,36 +18,9 @@
 
 use serde::Serialize;
 
+pub use super::outcome::Tx;
 use super::outcome::{Observed, Row, holds, value_of};
 use super::published::Column;
-
-/// One of the (at most three) concurrent transactions of a case.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Tx {
-    T1,
-    T2,
-    T3,
-}
-
-impl Tx {
-    pub const ALL: [Tx; 3] = [Tx::T1, Tx::T2, Tx::T3];
-
-    pub fn index(self) -> usize {
-        match self {
-            Tx::T1 => 0,
-            Tx::T2 => 1,
-            Tx::T3 => 2,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Tx::T1 => "T1",
-            Tx::T2 => "T2",
-            Tx::T3 => "T3",
-        }
-    }
-}
 
 /// What a step does. `Begin` is rendered per engine and level by the session (PostgreSQL:
 /// `BEGIN ISOLATION LEVEL ...`; MariaDB: `START TRANSACTION`, the level having been set for the

@@ -8,7 +8,33 @@
 
 use serde::Serialize;
 
-use super::cases::Tx;
+/// One of the (at most three) concurrent transactions of a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Tx {
+    T1,
+    T2,
+    T3,
+}
+
+impl Tx {
+    pub const ALL: [Tx; 3] = [Tx::T1, Tx::T2, Tx::T3];
+
+    pub fn index(self) -> usize {
+        match self {
+            Tx::T1 => 0,
+            Tx::T2 => 1,
+            Tx::T3 => 2,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Tx::T1 => "T1",
+            Tx::T2 => "T2",
+            Tx::T3 => "T3",
+        }
+    }
+}
 
 /// One row of a case's table (`id int primary key, value int`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
