@@ -103,18 +103,43 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
     let ops = inputs.operations;
     let base = ops.baseline.label();
     let mut needs = Vec::new();
+    let mut lagging = Vec::new();
+    let mut costliest: Option<(Operation, Engine, f64)> = None;
     for operation in Operation::ALL {
-        let (Some(pg), Some((engine, best))) =
-            (ops.p50_us(ops.baseline, operation), ops.fastest(operation))
-        else {
+        let best = |relational: bool| {
+            ops.timings
+                .iter()
+                .filter(|t| {
+                    t.operation == operation && (t.engine.family() == "relational") == relational
+                })
+                .map(|t| (t.engine, t.measurement.p50_us()))
+                .min_by(|a, b| a.1.total_cmp(&b.1))
+        };
+        let Some((sql_engine, sql_best)) = best(true) else {
             continue;
         };
-        if engine.family() != "relational" && best > 0.0 && pg / best > NEED {
+        if let Some((engine, other)) = best(false)
+            && other > 0.0
+            && sql_best / other > NEED
+        {
             needs.push(Need {
                 operation,
                 engine,
-                speedup: pg / best,
+                speedup: sql_best / other,
             });
+        }
+        if let Some(pg) = ops.p50_us(ops.baseline, operation)
+            && sql_engine != ops.baseline
+            && sql_best > 0.0
+            && pg / sql_best > NEED
+        {
+            lagging.push((operation, sql_engine, pg / sql_best));
+        }
+        for t in ops.timings.iter().filter(|t| t.operation == operation) {
+            let ratio = t.measurement.p50_us() / sql_best.max(1e-9);
+            if costliest.is_none_or(|(_, _, r)| ratio > r) {
+                costliest = Some((operation, t.engine, ratio));
+            }
         }
     }
     let default_level_anomalies: Vec<(SqlEngine, usize, usize)> = [
@@ -138,26 +163,25 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
     .collect();
 
     let mut said = Vec::new();
-    if needs.is_empty() {
-        let engines: std::collections::BTreeSet<&str> =
-            ops.timings.iter().map(|t| t.engine.label()).collect();
-        said.push(if engines.len() > 1 {
-            format!(
-                "{base} was within {NEED}× of the fastest engine on every question of this run, \
-                 so nothing here is a measured need for another family: start relational."
-            )
-        } else {
-            format!(
-                "Only {base} was connected in this run, so no family was compared with another: \
-                 start the services to see the comparison."
-            )
-        });
+    let engines: std::collections::BTreeSet<&str> =
+        ops.timings.iter().map(|t| t.engine.label()).collect();
+    if engines.len() <= 1 {
+        said.push(format!(
+            "Only {base} was connected in this run, so no family was compared with another: \
+             start the services to see the comparison."
+        ));
+    } else if needs.is_empty() {
+        said.push(format!(
+            "On every question of this run a relational engine was within {NEED}× of the fastest \
+             answer from any family, so nothing here is a measured need for another one: start \
+             relational."
+        ));
     } else {
         let list: Vec<String> = needs
             .iter()
             .map(|need| {
                 format!(
-                    "{} ({}, {} faster)",
+                    "{} ({}, {} faster than the best relational engine)",
                     short(need.operation),
                     need.engine.label(),
                     format_ratio(need.speedup)
@@ -166,9 +190,37 @@ pub fn derive(inputs: Inputs<'_>) -> Closing {
             .collect();
         said.push(format!(
             "Start relational, and add another family where a measurement says so. In this run \
-             that was: {}. On every other question {base} was within {NEED}× of the fastest \
-             engine.",
+             that was: {}. On every other question a relational engine was within {NEED}× of the \
+             fastest.",
             list.join("; ")
+        ));
+    }
+    if !lagging.is_empty() {
+        let list: Vec<String> = lagging
+            .iter()
+            .map(|(op, engine, r)| {
+                format!(
+                    "{} ({} {} faster)",
+                    short(*op),
+                    engine.label(),
+                    format_ratio(*r)
+                )
+            })
+            .collect();
+        said.push(format!(
+            "Where {base} trailed another relational engine by more than {NEED}× ({}), the fix \
+             is a plan or an index, not another family.",
+            list.join("; ")
+        ));
+    }
+    if let Some((op, engine, ratio)) = costliest
+        && ratio > 10.0
+    {
+        said.push(format!(
+            "The costliest answer of the run: {} on {}, {} the best relational engine's.",
+            short(op),
+            engine.label(),
+            format_ratio(ratio)
         ));
     }
     said.push(graph_depth::verdict(inputs.depth));
@@ -289,7 +341,7 @@ mod tests {
             timing(Engine::RedisFanOutOnRead, Operation::PointLookup, 25),
         ]);
         assert!(
-            said.contains("the home feed (Redis (fan-out on write), 40.0× faster)"),
+            said.contains("the home feed (Redis (fan-out on write), 40.0× faster than the best"),
             "{said}"
         );
         assert!(!said.contains("the point lookup"), "{said}");
@@ -302,5 +354,28 @@ mod tests {
             timing(Engine::RedisFanOutOnWrite, Operation::HomeFeed, 100),
         ]);
         assert!(said.contains("nothing here is a measured need"), "{said}");
+    }
+
+    #[test]
+    fn postgres_trailing_sqlite_is_called_a_plan_to_fix_and_a_huge_ratio_is_named() {
+        let said = paragraph(vec![
+            timing(Engine::Postgres, Operation::HomeFeed, 1_600),
+            timing(Engine::Sqlite, Operation::HomeFeed, 130),
+            timing(Engine::RedisFanOutOnWrite, Operation::HomeFeed, 190),
+            timing(Engine::Postgres, Operation::TopPosts, 33),
+            timing(Engine::FalkorDb, Operation::TopPosts, 949_000),
+        ]);
+        assert!(said.contains("nothing here is a measured need"), "{said}");
+        assert!(said.contains("the home feed (SQLite"), "{said}");
+        assert!(
+            said.contains("the top posts on FalkorDB (Cypher)"),
+            "{said}"
+        );
+        let said = paragraph(vec![
+            timing(Engine::Postgres, Operation::HomeFeed, 150),
+            timing(Engine::Sqlite, Operation::HomeFeed, 130),
+        ]);
+        assert!(!said.contains("not another family"), "{said}");
+        assert!(!said.contains("costliest"), "{said}");
     }
 }
