@@ -116,15 +116,15 @@ pub async fn run(
     let spread = |i: u64| 1 + (i as i64 * 7_919) % users;
     let fast = Plan::iterations(2_000)
         .warmup(200)
-        .budget(Duration::from_millis(700))
+        .budget(Duration::from_millis(500))
         .scaled_for(quick);
     let slow = Plan::iterations(200)
         .warmup(10)
-        .budget(Duration::from_millis(700))
+        .budget(Duration::from_millis(500))
         .scaled_for(quick);
     let writes = Plan::iterations(500)
         .warmup(20)
-        .budget(Duration::from_millis(700))
+        .budget(Duration::from_millis(500))
         .scaled_for(quick);
 
     let find_by_id = checked(

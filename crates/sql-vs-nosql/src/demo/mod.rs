@@ -96,7 +96,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
     }
     let fast = Plan::iterations(2_000)
         .warmup(20)
-        .budget(Duration::from_millis(250))
+        .budget(Duration::from_millis(200))
         .scaled_for(args.quick);
     let operations = operations::run(&mut n, &all, &data, fast).await?;
     let redis_lookup = stores
@@ -111,7 +111,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         .map(|(s, url)| (s as &dyn crate::store::SocialStore, url));
     let lookup_plan = Plan::iterations(20_000)
         .warmup(200)
-        .budget(Duration::from_millis(1_500))
+        .budget(Duration::from_millis(1_000))
         .scaled_for(args.quick);
     let lookups = point_lookup::run(
         &mut n,
@@ -123,7 +123,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
     .await?;
     let deep = Plan::iterations(50)
         .warmup(2)
-        .budget(Duration::from_millis(400))
+        .budget(Duration::from_millis(300))
         .scaled_for(args.quick);
     let traversers: Vec<_> = all
         .iter()
