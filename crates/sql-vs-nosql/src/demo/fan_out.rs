@@ -166,11 +166,11 @@ pub async fn run(
 
     let writes = Plan::iterations(200)
         .warmup(10)
-        .budget(Duration::from_secs(3))
+        .budget(Duration::from_millis(1_500))
         .scaled_for(quick);
     let reads = Plan::iterations(2_000)
         .warmup(50)
-        .budget(Duration::from_secs(2))
+        .budget(Duration::from_millis(700))
         .scaled_for(quick);
     let users = data.sizes.users;
     let mut costs = Vec::new();
