@@ -24,7 +24,7 @@
 //!   `CYPHER id=42 body="..." MATCH (u:User {id: $id}) ...`, so no user value is ever spliced into
 //!   the query itself and the query text stays the same from call to call (FalkorDB caches the
 //!   plan by that text). The header's values are Cypher literals, so strings in it are still
-//!   quoted and escaped (see [`Params::text`]); the difference is that a mistake there can only
+//!   quoted and escaped (see `Params::text`); the difference is that a mistake there can only
 //!   produce a wrong value, never a different query.
 //! - One query is one transaction: a query that fails (a type error, a missing node) has
 //!   written nothing. `create_post` takes the next id from a counter node and creates the post

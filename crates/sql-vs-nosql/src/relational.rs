@@ -2,9 +2,9 @@
 //!
 //! Four normalised tables (`users`, `follows`, `posts`, `likes`) with primary and foreign keys,
 //! and one denormalised counter (`posts.like_count`) kept by the same transaction that inserts a
-//! like. Every operation below is written once: [`on_connection!`] expands it for each engine's
+//! like. Every operation below is written once: `on_connection!` expands it for each engine's
 //! connection type, so the compiler checks the same code against all three backends. What cannot
-//! be the same SQL (DDL, how an insert returns its id, raw placeholders) lives in [`dialect`].
+//! be the same SQL (DDL, how an insert returns its id, raw placeholders) lives in `dialect`.
 //!
 //! The drivers are diesel-async over pure-Rust clients (tokio-postgres, mysql_async) and SQLite
 //! bundled: diesel's own MySQL backend links `libmysqlclient`, a system C library that a machine
