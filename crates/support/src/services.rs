@@ -334,7 +334,11 @@ mod tests {
                 let _ = socket.write_all(&[1, 0, 0, 0, 10]).await;
             }
         });
-        let status = probe(Service::MariaDb, &format!("mysql://root@127.0.0.1:{port}/test")).await;
+        let status = probe(
+            Service::MariaDb,
+            &format!("mysql://root@127.0.0.1:{port}/test"),
+        )
+        .await;
         assert_eq!(status, Status::Up);
     }
 }
