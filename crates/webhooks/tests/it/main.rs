@@ -1,0 +1,4 @@
+//! One test binary for the crate: each module holds the claims of one part of the lesson.
+
+mod signature;
+mod ssrf;
