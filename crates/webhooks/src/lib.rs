@@ -10,10 +10,18 @@
 //! | [`signature`] | Standard Webhooks signing and verification (`whsec_` secrets, rotation), and GitHub's `X-Hub-Signature-256` beside it |
 //! | [`ssrf`] | the check every registered endpoint URL passes: no private, loopback or link-local targets unless allowed |
 //! | [`config`] | the crate's one typed configuration |
+//! | [`store`] | the tables and their migrations, the millisecond clock, ids, the storage error |
+//! | [`orders`] | the provider's state: an order's change and its event written in one transaction |
+//! | [`outbox`] | the transactional outbox: events, their pending deliveries, `events_since` for pollers |
+//! | [`endpoints`] | registered endpoints: the SSRF check, `whsec_` secrets, rotation with a grace period, disabling |
 //!
-//! (In progress: the outbox, the dispatcher, the consumer, the polling routes and the demo join
+//! (In progress: the dispatcher, the consumer, the polling routes and the demo join
 //! this map as they land.)
 
 pub mod config;
+pub mod endpoints;
+pub mod orders;
+pub mod outbox;
 pub mod signature;
 pub mod ssrf;
+pub mod store;
