@@ -14,6 +14,7 @@
 //! | [`orders`] | the provider's state: an order's change and its event written in one transaction |
 //! | [`outbox`] | the transactional outbox: events, their pending deliveries, `events_since` for pollers |
 //! | [`endpoints`] | registered endpoints: the SSRF check, `whsec_` secrets, rotation with a grace period, disabling |
+//! | [`retry`] | when to try again: the schedule, bounded jitter, the point of giving up |
 //!
 //! (In progress: the dispatcher, the consumer, the polling routes and the demo join
 //! this map as they land.)
@@ -22,6 +23,7 @@ pub mod config;
 pub mod endpoints;
 pub mod orders;
 pub mod outbox;
+pub mod retry;
 pub mod signature;
 pub mod ssrf;
 pub mod store;
