@@ -1,0 +1,328 @@
+//! The consumer: the service that receives webhooks, and the three habits that make it safe.
+//!
+//! 1. **Verify the raw bytes, then trust.** `POST /webhooks` reads the body as bytes and runs
+//!    [`signature::verify`] on them before anything is parsed. A delivery that fails is answered
+//!    401 with one fixed sentence (the reason goes to the log: a forger learns nothing from it).
+//! 2. **Deduplicate by `webhook-id`.** Providers deliver *at least* once: a timeout after the
+//!    consumer processed an event makes the provider send it again. The id is the same on every
+//!    attempt, so a repeated id is acknowledged with 200 (the provider must stop retrying) but
+//!    not processed a second time.
+//! 3. **Acknowledge first, process later.** The handler hands the event to a worker over a
+//!    bounded channel and answers at once. A provider times out slow consumers (the
+//!    specification suggests 15 to 30 s) and counts that as a failure, so slow work inside the
+//!    handler turns into retries, duplicates and, eventually, a disabled endpoint. The bound is
+//!    the backpressure: when the queue is full the handler answers 503 and the provider retries
+//!    later, instead of the consumer buffering without limit.
+//!
+//! What this simplifies, and production does instead:
+//! - the set of seen ids is in memory and grows forever. A real consumer stores them (Redis with
+//!   a TTL, or a unique index in its database) for at least the provider's whole retry window:
+//!   retries carry fresh timestamps, so the tolerance alone does not bound how late a duplicate
+//!   can arrive;
+//! - an event acknowledged but not yet processed is lost if the process dies. A real consumer
+//!   writes it to an inbox table in the same step that acknowledges it, and its worker drains
+//!   that table;
+//! - the secrets are fixed at start. Rotating means restarting with both secrets listed.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use chrono::{DateTime, Utc};
+use support::Problem;
+use support::clock::{Clock, SystemClock};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use crate::signature::{self, Headers, Secret, VerifyError};
+
+/// Where the consumer listens for deliveries.
+pub const PATH: &str = "/webhooks";
+/// How many acknowledged events may wait for the worker before the handler answers 503.
+pub const QUEUE_CAPACITY: usize = 1024;
+
+/// One delivery that passed verification and was not a duplicate, as the worker gets it.
+#[derive(Debug, Clone)]
+struct Received {
+    id: String,
+    body: web::Bytes,
+    received_at: DateTime<Utc>,
+}
+
+/// One processed event, as the tests and the demo read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Processed {
+    /// The `webhook-id`.
+    pub id: String,
+    /// The body, parsed; `Null` if it was not JSON (it was signed, so it is still recorded).
+    pub payload: serde_json::Value,
+    /// When the handler accepted the delivery: the moment the consumer *noticed* the event,
+    /// which the demo compares with the moment the provider created it.
+    pub received_at: DateTime<Utc>,
+    /// When the worker finished with it.
+    pub processed_at: DateTime<Utc>,
+}
+
+/// The shared record of processed events. Cloning shares it.
+#[derive(Debug, Clone)]
+pub struct ProcessedLog(Arc<watch::Sender<Vec<Processed>>>);
+
+impl ProcessedLog {
+    fn new() -> Self {
+        Self(Arc::new(watch::Sender::new(Vec::new())))
+    }
+
+    fn push(&self, processed: Processed) {
+        self.0.send_modify(|log| log.push(processed));
+    }
+
+    /// Everything processed so far, in processing order.
+    pub fn snapshot(&self) -> Vec<Processed> {
+        self.0.borrow().clone()
+    }
+
+    /// Waits until at least `count` events are processed, or `timeout` passes; returns the log
+    /// either way. Waking on each change (a `watch` channel) instead of polling on a timer.
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<Processed> {
+        let mut changes = self.0.subscribe();
+        // A timeout or a closed channel both leave the caller with the log as it stands.
+        let _ = tokio::time::timeout(timeout, changes.wait_for(|log| log.len() >= count)).await;
+        self.snapshot()
+    }
+}
+
+/// What the consumer knows: its secrets, its tolerance, its clock, the ids it has seen, and
+/// the queue to its worker. Built by [`Consumer::start`], shared by every actix worker.
+#[derive(Debug, Clone)]
+pub struct ConsumerState {
+    secrets: Arc<[Secret]>,
+    tolerance: Duration,
+    clock: Arc<dyn Clock>,
+    // A std mutex, not a tokio one: it is held for one set operation and never across an await.
+    seen: Arc<Mutex<HashSet<String>>>,
+    queue: mpsc::Sender<Received>,
+}
+
+/// How a consumer is set up before it starts.
+#[derive(Debug)]
+pub struct Consumer {
+    secrets: Vec<Secret>,
+    tolerance: Duration,
+    clock: Arc<dyn Clock>,
+    capacity: usize,
+    work: Duration,
+    gate: Option<Arc<Semaphore>>,
+}
+
+impl Consumer {
+    /// A consumer that accepts deliveries signed with any of `secrets` within `tolerance`
+    /// (use [`crate::config::Config::tolerance`]), on the system clock.
+    pub fn new(secrets: Vec<Secret>, tolerance: Duration) -> Self {
+        Self {
+            secrets,
+            tolerance,
+            clock: Arc::new(SystemClock),
+            capacity: QUEUE_CAPACITY,
+            work: Duration::ZERO,
+            gate: None,
+        }
+    }
+
+    /// Another clock (tests that check the tolerance against a fixed time).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The queue's bound (at least 1).
+    pub fn with_capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// Simulated work per event: the demo's stand-in for sending an email or updating a ledger.
+    pub fn with_work(mut self, work: Duration) -> Self {
+        self.work = work;
+        self
+    }
+
+    /// The worker takes one permit from `gate` before processing each event, so a test decides
+    /// exactly when processing may happen (no sleeps, no guessing how long is long enough).
+    pub fn with_gate(mut self, gate: Arc<Semaphore>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
+    /// Spawns the worker on the current Tokio runtime and returns the state for [`run`] and the
+    /// log the worker writes to.
+    pub fn start(self) -> (ConsumerState, ProcessedLog) {
+        let (queue, inbox) = mpsc::channel(self.capacity);
+        let log = ProcessedLog::new();
+        tokio::spawn(work(inbox, log.clone(), self.work, self.gate));
+        let state = ConsumerState {
+            secrets: self.secrets.into(),
+            tolerance: self.tolerance,
+            clock: self.clock,
+            seen: Arc::new(Mutex::new(HashSet::new())),
+            queue,
+        };
+        (state, log)
+    }
+}
+
+/// The worker: one event at a time, in arrival order, until every sender is gone.
+async fn work(
+    mut inbox: mpsc::Receiver<Received>,
+    log: ProcessedLog,
+    work: Duration,
+    gate: Option<Arc<Semaphore>>,
+) {
+    while let Some(event) = inbox.recv().await {
+        if let Some(gate) = &gate {
+            match gate.acquire().await {
+                Ok(permit) => permit.forget(),
+                // A closed gate means the test is over; stop quietly.
+                Err(_) => return,
+            }
+        }
+        if !work.is_zero() {
+            tokio::time::sleep(work).await;
+        }
+        let payload = serde_json::from_slice(&event.body).unwrap_or(serde_json::Value::Null);
+        tracing::debug!(id = %event.id, "webhook processed");
+        log.push(Processed {
+            id: event.id,
+            payload,
+            received_at: event.received_at,
+            processed_at: Utc::now(),
+        });
+    }
+}
+
+/// The consumer's server around a listener the caller bound: `POST /webhooks`.
+pub fn run(listener: TcpListener, state: ConsumerState) -> io::Result<Server> {
+    support::server::app(listener, move |config| {
+        config
+            .app_data(web::Data::new(state.clone()))
+            .route(PATH, web::post().to(receive));
+    })
+}
+
+/// Everything a delivery can be refused for.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    /// 401: the signature, timestamp or headers did not verify. The variant is logged; the
+    /// client gets one fixed sentence whatever the reason.
+    #[error("delivery refused: {0}")]
+    Unverified(#[from] VerifyError),
+    /// 503 with `Retry-After`: the worker's queue is full; the provider should retry later.
+    #[error("the processing queue is full")]
+    Busy,
+    /// 500: anything else. The cause is logged; the client gets a fixed sentence.
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+/// Seconds a provider is asked to wait when the queue is full.
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
+
+impl ConsumerError {
+    /// The problem+json body and headers; every variant chooses here.
+    pub fn problem(&self) -> Problem {
+        let problem = Problem::new(self.status_code());
+        match self {
+            // RFC 9110 asks a 401 to carry a challenge. No scheme is registered for signed
+            // webhooks, so it names its own and points at the header that carries the proof.
+            ConsumerError::Unverified(_) => problem
+                .with_type("/problems/webhook-signature")
+                .with_detail("The delivery's Standard Webhooks signature did not verify.")
+                .with_header(
+                    WWW_AUTHENTICATE.as_str(),
+                    format!(
+                        "StandardWebhooks header=\"{}\"",
+                        signature::HEADER_SIGNATURE
+                    ),
+                ),
+            ConsumerError::Busy => problem
+                .with_type("/problems/busy")
+                .with_detail("The consumer is busy. Retry the delivery later.")
+                .with_header(RETRY_AFTER.as_str(), BUSY_RETRY_AFTER_SECS.to_string()),
+            ConsumerError::Unexpected(_) => Problem::internal(),
+        }
+    }
+}
+
+impl ResponseError for ConsumerError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ConsumerError::Unverified(_) => StatusCode::UNAUTHORIZED,
+            ConsumerError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ConsumerError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The one place an error response is produced and logged.
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            ConsumerError::Unexpected(cause) => tracing::error!(error = ?cause, "{self}"),
+            ConsumerError::Unverified(_) | ConsumerError::Busy => tracing::info!("{self}"),
+        }
+        self.problem().to_response()
+    }
+}
+
+/// `POST /webhooks`: verify, deduplicate, enqueue, acknowledge.
+async fn receive(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<ConsumerState>,
+) -> Result<HttpResponse, ConsumerError> {
+    let received_at = Utc::now();
+    let headers = Headers::from_lookup(|name| request.headers().get(name)?.to_str().ok());
+    let verified = signature::verify(
+        &state.secrets,
+        &headers,
+        &body,
+        state.clock.now(),
+        state.tolerance,
+    )?;
+
+    // Claim the id before enqueueing, so two concurrent redeliveries cannot both get in.
+    let first_time = state
+        .seen
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the seen-ids lock is poisoned"))?
+        .insert(verified.id.clone());
+    if !first_time {
+        tracing::debug!(id = %verified.id, "duplicate delivery acknowledged");
+        return Ok(HttpResponse::Ok().finish());
+    }
+
+    let event = Received {
+        id: verified.id,
+        body,
+        received_at,
+    };
+    if let Err(refused) = state.queue.try_send(event) {
+        let (error, event) = match refused {
+            mpsc::error::TrySendError::Full(event) => (ConsumerError::Busy, event),
+            mpsc::error::TrySendError::Closed(event) => (
+                ConsumerError::Unexpected(anyhow::anyhow!("the webhook worker has stopped")),
+                event,
+            ),
+        };
+        // Not processed, so not seen: the provider's retry must get in.
+        if let Ok(mut seen) = state.seen.lock() {
+            seen.remove(&event.id);
+        }
+        return Err(error);
+    }
+    // 202 would say "accepted, not yet done", which is the truth; the specification counts any
+    // 2xx as success, and 200 is what most providers' dashboards show as plain success.
+    Ok(HttpResponse::Ok().finish())
+}
