@@ -13,12 +13,11 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use diesel::prelude::*;
-use rand::RngExt as _;
 
 use crate::config::Config;
 use crate::outbox::DeliveryStatus;
+use crate::signature::{Secret, SecretError, Signer};
 use crate::store::schema::webhooks_deliveries as d;
 use crate::store::schema::webhooks_endpoints as e;
 use crate::store::{AnyConnection, Db, Millis, StoreError, new_id};
@@ -55,17 +54,19 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
-    /// The secrets a delivery made at `now` is signed with: the current one, and the previous
-    /// one while its grace period lasts.
-    pub fn signing_secrets(&self, now: Millis) -> Vec<String> {
-        let mut secrets = vec![self.secret.clone()];
-        if let (Some(previous), Some(until)) =
-            (&self.previous_secret, self.previous_secret_expires_at)
-            && now < until
-        {
-            secrets.push(previous.clone());
+    /// The signer for this endpoint's deliveries: the current secret, and the previous one
+    /// until its grace deadline (rounded down to the second, the unit of `webhook-timestamp`).
+    /// Fails only if a stored secret was corrupted.
+    pub fn signer(&self) -> Result<Signer, SecretError> {
+        let current = Secret::parse(&self.secret)?;
+        match (&self.previous_secret, self.previous_secret_expires_at) {
+            (Some(previous), Some(until)) => {
+                let mut signer = Signer::new(Secret::parse(previous)?);
+                signer.rotate(current, u64::try_from(until / 1000).unwrap_or(0));
+                Ok(signer)
+            }
+            _ => Ok(Signer::new(current)),
         }
-        secrets
     }
 }
 
@@ -73,7 +74,7 @@ impl Endpoint {
 /// the secret: the only time the owner is shown it.
 pub async fn register(db: &Db, url: &str, config: &Config) -> Result<Endpoint, StoreError> {
     interim::check_endpoint(url, config.allow_loopback).map_err(StoreError::EndpointRefused)?;
-    let secret = interim::new_secret()?;
+    let secret = Secret::generate().expose();
     let id = new_id("ep");
     let url = url.to_owned();
     let now = chrono::Utc::now().timestamp_millis();
@@ -114,7 +115,7 @@ pub async fn get(db: &Db, id: &str) -> Result<Option<Endpoint>, StoreError> {
 /// Gives `endpoint` a new secret and keeps the old one signing for `grace`. Returns the new
 /// secret. A rotation during a grace period drops the oldest secret at once: two at a time.
 pub async fn rotate_secret(db: &Db, endpoint: &str, grace: Duration) -> Result<String, StoreError> {
-    let secret = interim::new_secret()?;
+    let secret = Secret::generate().expose();
     let until = chrono::Utc::now().timestamp_millis()
         + i64::try_from(grace.as_millis()).unwrap_or(i64::MAX / 2);
     let (id, new) = (endpoint.to_owned(), secret.clone());
@@ -200,17 +201,12 @@ pub async fn enable(db: &Db, endpoint: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// INTERIM, to be replaced: the crate's `ssrf::check_endpoint` and `signature` secret type are
-/// being written beside this module. Until they land, registration uses this minimal version so
+/// INTERIM, to be replaced: the crate's `ssrf::check_endpoint` is being written beside this
+/// module. Until they land, registration uses this minimal version so
 /// the outbox and dispatcher can be built and tested. It checks the scheme and IP-literal hosts
 /// only (no DNS resolution), which is NOT a sufficient SSRF defence.
 mod interim {
     use std::net::IpAddr;
-
-    use super::*;
-
-    /// The Standard Webhooks secret prefix.
-    const SECRET_PREFIX: &str = "whsec_";
 
     pub(super) fn check_endpoint(url: &str, allow_loopback: bool) -> Result<(), String> {
         let parsed = url::Url::parse(url).map_err(|_| "not an absolute URL".to_owned())?;
@@ -232,14 +228,5 @@ mod interim {
             return Err("private and link-local addresses are not accepted".to_owned());
         }
         Ok(())
-    }
-
-    /// 24 random bytes (192 bits), base64, behind the prefix.
-    pub(super) fn new_secret() -> Result<String, StoreError> {
-        let bytes: [u8; 24] = rand::rng().random();
-        Ok(format!(
-            "{SECRET_PREFIX}{}",
-            base64::engine::general_purpose::STANDARD.encode(bytes)
-        ))
     }
 }

@@ -14,12 +14,14 @@
 //! | [`orders`] | the provider's state: an order's change and its event written in one transaction |
 //! | [`outbox`] | the transactional outbox: events, their pending deliveries, `events_since` for pollers |
 //! | [`endpoints`] | registered endpoints: the SSRF check, `whsec_` secrets, rotation with a grace period, disabling |
+//! | [`dispatcher`] | the background sender: claims due attempts, signs and POSTs them, records each, retries, disables |
 //! | [`retry`] | when to try again: the schedule, bounded jitter, the point of giving up |
 //!
-//! (In progress: the dispatcher, the consumer, the polling routes and the demo join
+//! (In progress: the consumer, the polling routes and the demo join
 //! this map as they land.)
 
 pub mod config;
+pub mod dispatcher;
 pub mod endpoints;
 pub mod orders;
 pub mod outbox;
