@@ -73,7 +73,11 @@ impl Endpoint {
 /// Registers `url` after the SSRF check, with a new `whsec_` secret. The returned endpoint holds
 /// the secret: the only time the owner is shown it.
 pub async fn register(db: &Db, url: &str, config: &Config) -> Result<Endpoint, StoreError> {
-    interim::check_endpoint(url, config.allow_loopback).map_err(StoreError::EndpointRefused)?;
+    // The refusal's text names the rule ("a private address"), never a resolved internal address
+    // beyond the one the owner typed, so it is safe to show.
+    crate::ssrf::check_endpoint(url, config.allow_loopback)
+        .await
+        .map_err(|e| StoreError::EndpointRefused(e.to_string()))?;
     let secret = Secret::generate().expose();
     let id = new_id("ep");
     let url = url.to_owned();
@@ -199,34 +203,4 @@ pub async fn enable(db: &Db, endpoint: &str) -> Result<(), StoreError> {
         });
     }
     Ok(())
-}
-
-/// INTERIM, to be replaced: the crate's `ssrf::check_endpoint` is being written beside this
-/// module. Until they land, registration uses this minimal version so
-/// the outbox and dispatcher can be built and tested. It checks the scheme and IP-literal hosts
-/// only (no DNS resolution), which is NOT a sufficient SSRF defence.
-mod interim {
-    use std::net::IpAddr;
-
-    pub(super) fn check_endpoint(url: &str, allow_loopback: bool) -> Result<(), String> {
-        let parsed = url::Url::parse(url).map_err(|_| "not an absolute URL".to_owned())?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err("only http and https URLs are accepted".to_owned());
-        }
-        let host = parsed.host_str().ok_or_else(|| "no host".to_owned())?;
-        let ip: Option<IpAddr> = host.trim_matches(['[', ']']).parse().ok();
-        let loopback = host == "localhost" || ip.is_some_and(|ip| ip.is_loopback());
-        if loopback && !allow_loopback {
-            return Err("loopback addresses are not accepted".to_owned());
-        }
-        let private = match ip {
-            Some(IpAddr::V4(v4)) => v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
-            Some(IpAddr::V6(v6)) => v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00,
-            None => false,
-        };
-        if private {
-            return Err("private and link-local addresses are not accepted".to_owned());
-        }
-        Ok(())
-    }
 }

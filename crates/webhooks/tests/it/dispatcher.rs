@@ -342,3 +342,27 @@ async fn a_rolled_back_change_is_never_delivered() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn registering_a_private_or_metadata_address_is_refused_and_stores_nothing()
+-> anyhow::Result<()> {
+    for (backend, db) in databases("wh_register_ssrf").await? {
+        let label = backend.backend().name();
+        for url in [
+            "http://10.0.0.1/hook",
+            "http://169.254.169.254/latest/meta-data/",
+        ] {
+            let refused = endpoints::register(&db, url, &Config::compressed()).await;
+            assert!(
+                matches!(refused, Err(store::StoreError::EndpointRefused(_))),
+                "{label}: {url}: {refused:?}"
+            );
+        }
+        let (_, event) = orders::create(&db).await?;
+        assert!(
+            outbox::deliveries_of(&db, &event.id).await?.is_empty(),
+            "{label}"
+        );
+    }
+    Ok(())
+}
