@@ -366,3 +366,26 @@ async fn registering_a_private_or_metadata_address_is_refused_and_stores_nothing
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn during_a_rotations_grace_period_a_delivery_verifies_with_the_old_secret_and_the_new()
+-> anyhow::Result<()> {
+    for (backend, db) in databases("wh_dispatch_rotate").await? {
+        let label = backend.backend().name();
+        let config = Config::compressed();
+        let (server, mut hits) = receiver(0)?;
+        let before = endpoints::register(&db, &server.url("/hook"), &config).await?;
+        let new = endpoints::rotate_secret(&db, &before.id, Duration::from_secs(60)).await?;
+        let dispatcher = start(&db, &config)?;
+
+        orders::create(&db).await?;
+        let hit = next_hit(&mut hits).await?;
+        dispatcher.stop().await;
+
+        let after = endpoints::get(&db, &before.id).await?.unwrap();
+        assert_eq!(after.secret, new, "{label}");
+        verifies(&before, &hit)?;
+        verifies(&after, &hit)?;
+    }
+    Ok(())
+}
