@@ -96,7 +96,10 @@ pub struct Migrations {
 /// Per-connection SQLite settings. WAL lets readers read while a writer writes; `busy_timeout`
 /// makes a writer wait for the lock instead of failing at once; `NORMAL` sync is safe with WAL;
 /// foreign keys are off by default in SQLite, on in every other database.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+// `busy_timeout` first: switching to WAL needs a lock, and another pool's last connection
+// closing on the same file at that moment would otherwise fail the switch with "database is
+// locked" instead of waiting for it.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 /// Why a database call failed: the pool could not give a connection (the database is away, or
