@@ -9,6 +9,7 @@
 //! |---|---|
 //! | [`signature`] | Standard Webhooks signing and verification (`whsec_` secrets, rotation), and GitHub's `X-Hub-Signature-256` beside it |
 //! | [`ssrf`] | the check every registered endpoint URL passes: no private, loopback or link-local targets unless allowed |
+//! | [`consumer`] | the receiving service: verify the raw body, deduplicate by `webhook-id`, acknowledge at once, process from a bounded queue |
 //! | [`config`] | the crate's one typed configuration |
 //! | [`store`] | the tables and their migrations, the millisecond clock, ids, the storage error |
 //! | [`orders`] | the provider's state: an order's change and its event written in one transaction |
@@ -17,10 +18,11 @@
 //! | [`dispatcher`] | the background sender: claims due attempts, signs and POSTs them, records each, retries, disables |
 //! | [`retry`] | when to try again: the schedule, bounded jitter, the point of giving up |
 //!
-//! (In progress: the consumer, the polling routes and the demo join
+//! (In progress: the polling routes and the demo join
 //! this map as they land.)
 
 pub mod config;
+pub mod consumer;
 pub mod dispatcher;
 pub mod endpoints;
 pub mod orders;

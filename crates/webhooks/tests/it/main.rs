@@ -1,5 +1,6 @@
 //! One test binary for the crate: each module holds the claims of one part of the lesson.
 
+mod consumer;
 mod dispatcher;
 mod outbox;
 mod retry;
