@@ -17,16 +17,20 @@
 //! | [`endpoints`] | registered endpoints: the SSRF check, `whsec_` secrets, rotation with a grace period, disabling |
 //! | [`dispatcher`] | the background sender: claims due attempts, signs and POSTs them, records each, retries, disables |
 //! | [`retry`] | when to try again: the schedule, bounded jitter, the point of giving up |
+//! | [`provider`] | the provider's HTTP routes: orders, endpoints, the delivery log, redelivery, short, conditional and long polling |
+//! | [`error`] | the provider's one error type, each failure mapped to its HTTP status as problem+json |
 //!
-//! (In progress: the polling routes and the demo join
+//! (In progress: server-sent events and the demo join
 //! this map as they land.)
 
 pub mod config;
 pub mod consumer;
 pub mod dispatcher;
 pub mod endpoints;
+pub mod error;
 pub mod orders;
 pub mod outbox;
+pub mod provider;
 pub mod retry;
 pub mod signature;
 pub mod ssrf;

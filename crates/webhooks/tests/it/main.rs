@@ -3,6 +3,7 @@
 mod consumer;
 mod dispatcher;
 mod outbox;
+mod polling;
 mod retry;
 mod signature;
 mod ssrf;
