@@ -17,11 +17,10 @@
 //! | [`endpoints`] | registered endpoints: the SSRF check, `whsec_` secrets, rotation with a grace period, disabling |
 //! | [`dispatcher`] | the background sender: claims due attempts, signs and POSTs them, records each, retries, disables |
 //! | [`retry`] | when to try again: the schedule, bounded jitter, the point of giving up |
-//! | [`provider`] | the provider's HTTP routes: orders, endpoints, the delivery log, redelivery, short, conditional and long polling |
+//! | [`provider`] | the provider's HTTP routes: orders, endpoints, the delivery log, redelivery, short, conditional and long polling, server-sent events |
 //! | [`error`] | the provider's one error type, each failure mapped to its HTTP status as problem+json |
 //!
-//! (In progress: server-sent events and the demo join
-//! this map as they land.)
+//! (In progress: the demo joins this map when it lands.)
 
 pub mod config;
 pub mod consumer;

@@ -10,24 +10,30 @@
 //! | `POST /events/{event}/redeliver/{endpoint}` | queues a manual redelivery (202) |
 //! | `GET /events?since=&limit=` | short polling, with an `ETag` for conditional polling |
 //! | `GET /events?since=&wait=` | long polling: held until an event after `since` exists or `wait` ends |
+//! | `GET /events/stream?since=` | server-sent events: one held response, each event pushed as it commits |
 //!
 //! The three polling styles are one route on purpose: they differ only in what the server does
 //! when there is nothing new. Short polling answers at once (cheap per request, but a client that
 //! wants freshness asks often and mostly hears "nothing"); conditional polling answers the same
 //! "nothing" as a bodiless 304 (saves bytes, not requests); long polling holds the request open
 //! until there is something to say (one request per change, at the price of a held connection
-//! per waiting client).
+//! per waiting client). Server-sent events keep that one connection for good: no request per
+//! change at all, the browser's `EventSource` reconnects by itself and resumes with
+//! `Last-Event-ID` (the `seq`), but every subscriber holds a connection and a task, and proxies
+//! that buffer responses break it.
 //!
 //! The `ETag` is the cursor the response ends at (`"seq-N"`): events are append-only and `seq`
 //! follows commit order (see [`crate::outbox::enqueue`]), so for one URL the same end means the
 //! same body. A client sends it back in `If-None-Match` and hears 304 until something new commits.
 
+use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -100,6 +106,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, data: web::Data<Provider>) {
         .service(endpoint("/endpoints").post(register_endpoint))
         .service(endpoint("/endpoints/{id}/deliveries").get(deliveries))
         .service(endpoint("/events/{event}/redeliver/{endpoint}").post(redeliver))
+        .service(endpoint("/events/stream").get(stream))
         .service(endpoint("/events").get(poll));
 }
 
@@ -329,4 +336,91 @@ async fn wait_for_events(
             () = tokio::time::sleep(nap) => {}
         }
     }
+}
+
+/// How long the stream waits for an event before it sends a comment line instead: an idle
+/// connection that carries nothing gets closed by proxies, and a write is also how the server
+/// learns that the client has gone.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    since: Option<String>,
+}
+
+/// `GET /events/stream`: server-sent events from `since` (or the `Last-Event-ID` a reconnecting
+/// `EventSource` sends, which wins: it is where the client really got to).
+async fn stream(
+    state: web::Data<Provider>,
+    req: HttpRequest,
+    query: web::Query<StreamQuery>,
+) -> Result<HttpResponse, Error> {
+    let resume = req
+        .headers()
+        .get(LAST_EVENT_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let poll = Poll::try_from(PollQuery {
+        since: resume.or(query.into_inner().since),
+        limit: None,
+        wait: None,
+    })?;
+    let start = Subscription {
+        state: state.into_inner(),
+        since: poll.since,
+        pending: VecDeque::new(),
+    };
+    let body = futures_util::stream::unfold(start, next_frame);
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .streaming(body))
+}
+
+/// The request header a reconnecting `EventSource` sends (WHATWG HTML, server-sent events).
+const LAST_EVENT_ID: &str = "last-event-id";
+
+/// One subscriber's place in the outbox.
+struct Subscription {
+    state: Arc<Provider>,
+    since: i64,
+    /// Events read but not yet written, so one read of up to [`MAX_LIMIT`] serves many frames.
+    pending: VecDeque<Event>,
+}
+
+/// The next frame of the stream: an event, or a keep-alive comment after [`KEEP_ALIVE`] of
+/// nothing. A database failure ends the stream (logged); the client reconnects with
+/// `Last-Event-ID` and loses nothing.
+async fn next_frame(
+    mut sub: Subscription,
+) -> Option<(Result<Bytes, actix_web::Error>, Subscription)> {
+    if sub.pending.is_empty() {
+        let poll = Poll {
+            since: sub.since,
+            limit: MAX_LIMIT,
+            wait: KEEP_ALIVE,
+        };
+        match wait_for_events(&sub.state, poll, |events| !events.is_empty()).await {
+            Ok(events) => sub.pending.extend(events),
+            Err(error) => {
+                tracing::error!(error = ?error, "event stream ended");
+                return None;
+            }
+        }
+    }
+    let Some(event) = sub.pending.pop_front() else {
+        return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), sub));
+    };
+    sub.since = event.seq;
+    Some((Ok(Bytes::from(frame(&event))), sub))
+}
+
+/// An event as an SSE frame: `id` is the `seq`, so `Last-Event-ID` is the polling cursor.
+/// `data` is one line of JSON (serde_json writes no newlines), as the format requires.
+fn frame(event: &Event) -> String {
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+    format!(
+        "id: {}\nevent: {}\ndata: {data}\n\n",
+        event.seq, event.event_type
+    )
 }

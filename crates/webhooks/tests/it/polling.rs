@@ -315,3 +315,95 @@ async fn an_invalid_state_transition_is_a_409_and_writes_no_event() -> anyhow::R
     h.server.stop().await;
     Ok(())
 }
+
+/// Reads the stream until `needle` has arrived, for at most `within`.
+async fn read_until(
+    response: &mut reqwest::Response,
+    seen: &mut String,
+    needle: &str,
+    within: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + within;
+    while !seen.contains(needle) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, response.chunk())
+            .await
+            .map_err(|_| anyhow::anyhow!("{needle:?} did not arrive; saw {seen:?}"))??
+            .ok_or_else(|| anyhow::anyhow!("the stream ended; saw {seen:?}"))?;
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn server_sent_events_push_each_event_as_it_commits_with_its_seq_as_id() -> anyhow::Result<()>
+{
+    let h = provider("wh_poll_sse").await?;
+    let order = h.create_order().await?;
+    let first: Value = h.events("since=0").await?.json().await?;
+    let created = seqs(&first)[0];
+    let mut response = h
+        .http
+        .get(h.server.url("/events/stream?since=0"))
+        .send()
+        .await?;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"))
+    );
+    let mut seen = String::new();
+    read_until(
+        &mut response,
+        &mut seen,
+        &format!("id: {created}\n"),
+        Duration::from_secs(10),
+    )
+    .await?;
+
+    h.set_state(&order, "paid").await?;
+
+    read_until(
+        &mut response,
+        &mut seen,
+        "event: order.paid\n",
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert!(seen.contains(&format!("id: {}\n", created + 1)), "{seen}");
+    drop(response);
+    // The stream never ends by itself; stop without waiting for it.
+    h.server.kill().await;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_reconnecting_stream_resumes_after_its_last_event_id() -> anyhow::Result<()> {
+    let h = provider("wh_poll_sse_resume").await?;
+    let order = h.create_order().await?;
+    h.set_state(&order, "paid").await?;
+    let all = seqs(&h.events("since=0").await?.json().await?);
+
+    let mut response = h
+        .http
+        .get(h.server.url("/events/stream?since=0"))
+        .header("Last-Event-ID", all[0].to_string())
+        .send()
+        .await?;
+
+    let mut seen = String::new();
+    read_until(
+        &mut response,
+        &mut seen,
+        "event: order.paid\n",
+        Duration::from_secs(10),
+    )
+    .await?;
+    assert!(!seen.contains("order.created"), "already seen: {seen}");
+    drop(response);
+    h.server.kill().await;
+    Ok(())
+}
