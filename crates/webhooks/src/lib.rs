@@ -21,6 +21,7 @@
 //! | [`error`] | the provider's one error type, each failure mapped to its HTTP status as problem+json |
 //!
 //! (In progress: the demo joins this map when it lands.)
+#![doc = include_str!("../README.md")]
 
 pub mod config;
 pub mod consumer;

@@ -68,7 +68,7 @@ pub enum StoreError {
     /// 409: the order cannot move from its state to the one asked for.
     #[error("an order cannot go from {from} to {to}")]
     InvalidTransition { from: String, to: String },
-    /// 400: an endpoint URL that the SSRF check refused; the reason names no internals.
+    /// 422: an endpoint URL that the SSRF check refused; the reason names no internals.
     #[error("endpoint refused: {0}")]
     EndpointRefused(String),
     /// 409: the endpoint is disabled; it must be re-enabled before anything is sent to it.
