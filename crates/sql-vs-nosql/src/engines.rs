@@ -92,6 +92,21 @@ pub fn dataset_name(config: &Config) -> String {
     format!("svn_{}", config.sizes.label())
 }
 
+/// The Redis database (a logical database of the same server) the data sets live in. Not the
+/// default database 0: a full data set is over a million keys, and every tool or test that walks
+/// database 0's keyspace would walk them too.
+pub const REDIS_DATABASE: i64 = 1;
+
+/// `url` pointed at [`REDIS_DATABASE`], unless it already names a database other than 0.
+fn data_set_database(url: &str) -> anyhow::Result<String> {
+    let mut parsed = url::Url::parse(url)?;
+    let named = parsed.path().trim_start_matches('/');
+    if named.is_empty() || named == "0" {
+        parsed.set_path(&format!("/{REDIS_DATABASE}"));
+    }
+    Ok(parsed.to_string())
+}
+
 /// Opens a store on each reachable target.
 pub async fn open(config: &Config, targets: &Targets) -> anyhow::Result<Stores> {
     let name = dataset_name(config);
@@ -118,17 +133,21 @@ pub async fn open(config: &Config, targets: &Targets) -> anyhow::Result<Stores> 
     std::fs::create_dir_all(&targets.sqlite_dir)?;
     let file = targets.sqlite_dir.join(format!("{name}.sqlite3"));
     let sqlite = Arc::new(RelationalStore::sqlite(&file.to_string_lossy(), pool)?);
-    let (redis_on_write, redis_on_read) = match &targets.redis {
-        Some(url) => (
-            Some(Arc::new(
-                KeyValueStore::connect(url, format!("{name}:on-write:"), FeedStrategy::OnWrite)
-                    .await?,
-            )),
-            Some(Arc::new(
-                KeyValueStore::connect(url, format!("{name}:on-read:"), FeedStrategy::OnRead)
-                    .await?,
-            )),
-        ),
+    let (redis_on_write, redis_on_read) = match targets.redis.as_deref().map(data_set_database) {
+        Some(url) => {
+            let url = url?;
+            let url = url.as_str();
+            (
+                Some(Arc::new(
+                    KeyValueStore::connect(url, format!("{name}:on-write:"), FeedStrategy::OnWrite)
+                        .await?,
+                )),
+                Some(Arc::new(
+                    KeyValueStore::connect(url, format!("{name}:on-read:"), FeedStrategy::OnRead)
+                        .await?,
+                )),
+            )
+        }
         None => (None, None),
     };
     Ok(Stores {

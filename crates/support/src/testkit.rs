@@ -315,12 +315,28 @@ mod keys {
                 return;
             };
             let pattern = format!("{}*", self.prefix);
-            let keys: Vec<String> = match redis::cmd("KEYS").arg(&pattern).query(&mut conn) {
-                Ok(keys) => keys,
-                Err(_) => return,
-            };
-            if !keys.is_empty() {
-                let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+            // SCAN, not KEYS: KEYS walks the whole keyspace in one command, and on a server that
+            // holds a large data set (a demo's) it blocks every other client for long enough to
+            // make their probes time out. SCAN walks it in short steps.
+            let mut cursor: u64 = 0;
+            loop {
+                let step: redis::RedisResult<(u64, Vec<String>)> = redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(5_000)
+                    .query(&mut conn);
+                let Ok((next, keys)) = step else {
+                    return;
+                };
+                if !keys.is_empty() {
+                    let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query(&mut conn);
+                }
+                if next == 0 {
+                    return;
+                }
+                cursor = next;
             }
         }
     }
