@@ -1,10 +1,8 @@
 //! What the tests share: a small data set, the answers computed from it in plain Rust (the
-//! oracle every engine must agree with), and a throwaway database per test on each server.
+//! reference every engine must agree with, in `reference`), and a throwaway database per test.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::io::Write;
 
-use sql_vs_nosql::model::{LikedAlike, Post, PostId, Profile, TopPost, UserId};
 use sql_vs_nosql::relational::{self, RelationalStore};
 use sql_vs_nosql::seed::{self, Dataset, Sizes};
 use sql_vs_nosql::store::Engine;
@@ -24,131 +22,140 @@ pub fn small() -> Dataset {
     seed::generate(SMALL)
 }
 
-/// The answers, computed from the data set without any engine.
-pub struct Oracle<'a> {
-    data: &'a Dataset,
-    following: HashMap<UserId, BTreeSet<UserId>>,
-    liked: HashMap<UserId, BTreeSet<PostId>>,
-    likers: HashMap<PostId, BTreeSet<UserId>>,
-}
+/// The answers computed the slow, obvious way over the [`Dataset`] in memory: what every engine's
+/// answer is compared with.
+pub mod reference {
+    use std::collections::{BTreeSet, HashMap, HashSet};
 
-impl<'a> Oracle<'a> {
-    pub fn new(data: &'a Dataset) -> Self {
-        let mut following: HashMap<_, BTreeSet<_>> = HashMap::new();
-        for &(a, b) in &data.follows {
-            following.entry(a).or_default().insert(b);
-        }
-        let (mut liked, mut likers): (HashMap<_, BTreeSet<_>>, HashMap<_, BTreeSet<_>>) =
-            (HashMap::new(), HashMap::new());
-        for &(u, p) in &data.likes {
-            liked.entry(u).or_default().insert(p);
-            likers.entry(p).or_default().insert(u);
-        }
-        Self {
-            data,
-            following,
-            liked,
-            likers,
-        }
+    use sql_vs_nosql::model::{LikedAlike, Post, PostId, Profile, TopPost, UserId};
+    use sql_vs_nosql::seed::Dataset;
+
+    pub fn following(data: &Dataset, user: UserId) -> BTreeSet<UserId> {
+        data.follows
+            .iter()
+            .filter(|(a, _)| *a == user)
+            .map(|(_, b)| *b)
+            .collect()
     }
 
-    fn latest(&self, mut posts: Vec<Post>, limit: usize) -> Vec<Post> {
-        posts.sort_by_key(|p| std::cmp::Reverse((p.created_at, p.id)));
+    pub fn followers(data: &Dataset, user: UserId) -> BTreeSet<UserId> {
+        data.follows
+            .iter()
+            .filter(|(_, b)| *b == user)
+            .map(|(a, _)| *a)
+            .collect()
+    }
+
+    /// Latest first, ties by the higher id.
+    fn latest(mut posts: Vec<Post>, limit: usize) -> Vec<Post> {
+        posts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
         posts.truncate(limit);
         posts
     }
 
-    pub fn profile(&self, user: UserId, limit: usize) -> Profile {
-        let posts = self
-            .data
-            .posts
-            .iter()
-            .filter(|p| p.author == user)
-            .cloned()
-            .collect();
+    /// The user's page: the record and their `limit` latest posts.
+    pub fn profile(data: &Dataset, user: UserId, limit: usize) -> Profile {
         Profile {
-            user: self.data.users[(user - 1) as usize].clone(),
-            posts: self.latest(posts, limit),
+            user: data.users[(user - 1) as usize].clone(),
+            posts: profile_posts(data, user, limit),
         }
     }
 
-    pub fn home_feed(&self, user: UserId, limit: usize) -> Vec<Post> {
-        let empty = BTreeSet::new();
-        let followed = self.following.get(&user).unwrap_or(&empty);
-        let posts = self
-            .data
-            .posts
-            .iter()
-            .filter(|p| followed.contains(&p.author))
-            .cloned()
-            .collect();
-        self.latest(posts, limit)
+    pub fn profile_posts(data: &Dataset, user: UserId, limit: usize) -> Vec<Post> {
+        let mine = data.posts.iter().filter(|p| p.author == user).cloned();
+        latest(mine.collect(), limit)
     }
 
-    pub fn top_posts(&self, limit: usize) -> Vec<TopPost> {
-        let mut top: Vec<TopPost> = self
-            .data
+    pub fn home_feed(data: &Dataset, user: UserId, limit: usize) -> Vec<Post> {
+        let followed = following(data, user);
+        let theirs = data.posts.iter().filter(|p| followed.contains(&p.author));
+        latest(theirs.cloned().collect(), limit)
+    }
+
+    /// Every post ranked, liked or not: most likes first, ties by the lower id.
+    pub fn top_posts(data: &Dataset, limit: usize) -> Vec<TopPost> {
+        let mut likes: HashMap<PostId, i64> = HashMap::new();
+        for (_, post) in &data.likes {
+            *likes.entry(*post).or_default() += 1;
+        }
+        let mut top: Vec<TopPost> = data
             .posts
             .iter()
             .map(|p| TopPost {
                 id: p.id,
                 author: p.author,
-                likes: self.likers.get(&p.id).map_or(0, |s| s.len() as i64),
+                likes: likes.get(&p.id).copied().unwrap_or(0),
             })
             .collect();
-        top.sort_by(|a, b| (b.likes, a.id).cmp(&(a.likes, b.id)));
+        top.sort_by(|a, b| b.likes.cmp(&a.likes).then(a.id.cmp(&b.id)));
         top.truncate(limit);
         top
     }
 
-    pub fn friends_of_friends(&self, user: UserId) -> Vec<UserId> {
-        let empty = BTreeSet::new();
-        let direct = self.following.get(&user).unwrap_or(&empty);
+    pub fn friends_of_friends(data: &Dataset, user: UserId) -> Vec<UserId> {
+        let first = following(data, user);
         let mut out = BTreeSet::new();
-        for f in direct {
-            for g in self.following.get(f).unwrap_or(&empty) {
-                if *g != user && !direct.contains(g) {
-                    out.insert(*g);
+        for f in &first {
+            for g in following(data, *f) {
+                if g != user && !first.contains(&g) {
+                    out.insert(g);
                 }
             }
         }
         out.into_iter().collect()
     }
 
-    pub fn reachable_within(&self, user: UserId, hops: u32) -> u64 {
-        let empty = BTreeSet::new();
+    /// Breadth-first search over the follow edges, `user` excluded.
+    pub fn reachable_within(data: &Dataset, user: UserId, hops: u32) -> u64 {
+        let mut out: HashMap<UserId, Vec<UserId>> = HashMap::new();
+        for (a, b) in &data.follows {
+            out.entry(*a).or_default().push(*b);
+        }
         let mut seen = HashSet::from([user]);
-        let mut queue = VecDeque::from([(user, 0)]);
-        while let Some((u, d)) = queue.pop_front() {
-            if d == hops {
-                continue;
-            }
-            for v in self.following.get(&u).unwrap_or(&empty) {
-                if seen.insert(*v) {
-                    queue.push_back((*v, d + 1));
+        let mut frontier = vec![user];
+        for _ in 0..hops {
+            let mut next = Vec::new();
+            for u in frontier {
+                for v in out.get(&u).into_iter().flatten() {
+                    if seen.insert(*v) {
+                        next.push(*v);
+                    }
                 }
             }
+            frontier = next;
         }
-        (seen.len() - 1) as u64
+        seen.len() as u64 - 1
     }
 
-    pub fn liked_alike(&self, user: UserId, limit: usize) -> Vec<LikedAlike> {
-        let empty = BTreeSet::new();
-        let mut shared: BTreeMap<UserId, i64> = BTreeMap::new();
-        for p in self.liked.get(&user).unwrap_or(&empty) {
-            for o in self.likers.get(p).unwrap_or(&empty) {
-                if *o != user {
-                    *shared.entry(*o).or_default() += 1;
-                }
+    pub fn liked_alike(data: &Dataset, user: UserId, limit: usize) -> Vec<LikedAlike> {
+        let mine: HashSet<PostId> = data
+            .likes
+            .iter()
+            .filter(|(u, _)| *u == user)
+            .map(|(_, p)| *p)
+            .collect();
+        let mut shared: HashMap<UserId, i64> = HashMap::new();
+        for (u, p) in &data.likes {
+            if *u != user && mine.contains(p) {
+                *shared.entry(*u).or_default() += 1;
             }
         }
         let mut out: Vec<LikedAlike> = shared
             .into_iter()
             .map(|(user, shared)| LikedAlike { user, shared })
             .collect();
-        out.sort_by(|a, b| (b.shared, a.user).cmp(&(a.shared, b.user)));
+        out.sort_by(|a, b| b.shared.cmp(&a.shared).then(a.user.cmp(&b.user)));
         out.truncate(limit);
         out
+    }
+
+    /// The users whose answers the tests compare: the most followed (the skew's head), a few from
+    /// the middle and the last one (the tail).
+    pub fn sample_users(data: &Dataset) -> Vec<UserId> {
+        let n = data.users.len() as i64;
+        let mut users = vec![1, 2, 3, n / 3, n / 2, n - 1, n];
+        users.dedup();
+        users
     }
 }
 

@@ -6,7 +6,7 @@
 //! run in parallel. Without PostgreSQL they print why they are skipped (and fail under
 //! `BF_REQUIRE_SERVICES=1`).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::HashSet;
 
 use diesel::QueryableByName;
 use diesel::sql_types::BigInt;
@@ -14,7 +14,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use sql_vs_nosql::document::{
     DocumentStore, GIN_INDEX, Lookup, RECENT_POSTS_CAP, SeqScan, UserFilter,
 };
-use sql_vs_nosql::model::{LikedAlike, NewPost, Post, PostId, TopPost, UserId};
+use sql_vs_nosql::model::{NewPost, PostId, UserId};
 use sql_vs_nosql::seed::{self, Dataset, Sizes};
 use sql_vs_nosql::store::{SocialStore, StoreError};
 use support::Service;
@@ -45,114 +45,6 @@ async fn seeded(label: &str) -> anyhow::Result<Option<Seeded>> {
     let data = seed::generate(SMALL);
     store.load(&data, &|_| {}).await?;
     Ok(Some(Seeded { store, data, db }))
-}
-
-/// The answers computed from the data set alone, the slow obvious way.
-mod brute {
-    use super::*;
-
-    pub fn newest_first(posts: &mut [Post]) {
-        posts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-    }
-
-    pub fn following(data: &Dataset, user: UserId) -> BTreeSet<UserId> {
-        data.follows
-            .iter()
-            .filter(|(f, _)| *f == user)
-            .map(|(_, t)| *t)
-            .collect()
-    }
-
-    pub fn profile_posts(data: &Dataset, user: UserId, limit: usize) -> Vec<Post> {
-        let mut posts: Vec<Post> = data
-            .posts
-            .iter()
-            .filter(|p| p.author == user)
-            .cloned()
-            .collect();
-        newest_first(&mut posts);
-        posts.truncate(limit);
-        posts
-    }
-
-    pub fn feed(data: &Dataset, user: UserId, limit: usize) -> Vec<Post> {
-        let authors = following(data, user);
-        let mut posts: Vec<Post> = data
-            .posts
-            .iter()
-            .filter(|p| authors.contains(&p.author))
-            .cloned()
-            .collect();
-        newest_first(&mut posts);
-        posts.truncate(limit);
-        posts
-    }
-
-    pub fn top(data: &Dataset, limit: usize) -> Vec<TopPost> {
-        let mut likes: HashMap<PostId, i64> = HashMap::new();
-        for (_, post) in &data.likes {
-            *likes.entry(*post).or_default() += 1;
-        }
-        let mut top: Vec<TopPost> = data
-            .posts
-            .iter()
-            .map(|p| TopPost {
-                id: p.id,
-                author: p.author,
-                likes: likes.get(&p.id).copied().unwrap_or(0),
-            })
-            .collect();
-        top.sort_by(|a, b| b.likes.cmp(&a.likes).then(a.id.cmp(&b.id)));
-        top.truncate(limit);
-        top
-    }
-
-    pub fn friends_of_friends(data: &Dataset, user: UserId) -> Vec<UserId> {
-        let mine = following(data, user);
-        let found: BTreeSet<UserId> = mine
-            .iter()
-            .flat_map(|f| following(data, *f))
-            .filter(|id| *id != user && !mine.contains(id))
-            .collect();
-        found.into_iter().collect()
-    }
-
-    pub fn reachable(data: &Dataset, user: UserId, hops: u32) -> u64 {
-        let mut seen = HashSet::from([user]);
-        let mut frontier = vec![user];
-        for _ in 0..hops {
-            frontier = frontier
-                .iter()
-                .flat_map(|u| following(data, *u))
-                .filter(|id| seen.insert(*id))
-                .collect();
-        }
-        seen.len() as u64 - 1
-    }
-
-    pub fn liked_alike(data: &Dataset, user: UserId, limit: usize) -> Vec<LikedAlike> {
-        let liked_by = |u: UserId| -> HashSet<PostId> {
-            data.likes
-                .iter()
-                .filter(|(who, _)| *who == u)
-                .map(|(_, p)| *p)
-                .collect()
-        };
-        let mine = liked_by(user);
-        let mut alike: Vec<LikedAlike> = data
-            .users
-            .iter()
-            .filter(|u| u.id != user)
-            .map(|u| LikedAlike {
-                user: u.id,
-                shared: liked_by(u.id).intersection(&mine).count() as i64,
-            })
-            .filter(|a| a.shared > 0)
-            .collect();
-        alike.sort_by(|a, b| b.shared.cmp(&a.shared).then(a.user.cmp(&b.user)));
-        alike.truncate(limit);
-        alike
-    }
 }
 
 /// A user with more posts than the cap, and one with fewer than the cap but some.
@@ -215,7 +107,7 @@ async fn the_embedded_profile_equals_the_answer_computed_from_the_data_set() -> 
         assert_eq!(&profile.user, user);
         assert_eq!(
             profile.posts,
-            brute::profile_posts(&s.data, user.id, RECENT_POSTS_CAP),
+            crate::common::reference::profile_posts(&s.data, user.id, RECENT_POSTS_CAP),
             "user {}",
             user.id
         );
@@ -225,7 +117,10 @@ async fn the_embedded_profile_equals_the_answer_computed_from_the_data_set() -> 
     let (prolific, _) = prolific_and_quiet(&s.data);
     let long = s.store.profile(prolific, 100).await?;
     assert!(long.posts.len() > RECENT_POSTS_CAP, "{}", long.posts.len());
-    assert_eq!(long.posts, brute::profile_posts(&s.data, prolific, 100));
+    assert_eq!(
+        long.posts,
+        crate::common::reference::profile_posts(&s.data, prolific, 100)
+    );
     Ok(())
 }
 
@@ -238,7 +133,7 @@ async fn the_home_feed_equals_brute_force() -> anyhow::Result<()> {
         for limit in [1, 20, 100] {
             assert_eq!(
                 s.store.home_feed(user.id, limit).await?,
-                brute::feed(&s.data, user.id, limit),
+                crate::common::reference::home_feed(&s.data, user.id, limit),
                 "user {}, limit {limit}",
                 user.id
             );
@@ -255,7 +150,7 @@ async fn top_posts_equal_brute_force_with_ties_by_lower_id() -> anyhow::Result<(
     for limit in [1, 10, 100] {
         assert_eq!(
             s.store.top_posts(limit).await?,
-            brute::top(&s.data, limit),
+            crate::common::reference::top_posts(&s.data, limit),
             "limit {limit}"
         );
     }
@@ -270,7 +165,7 @@ async fn friends_of_friends_and_reachability_equal_brute_force() -> anyhow::Resu
     for user in &s.data.users {
         assert_eq!(
             s.store.friends_of_friends(user.id).await?,
-            brute::friends_of_friends(&s.data, user.id),
+            crate::common::reference::friends_of_friends(&s.data, user.id),
             "user {}",
             user.id
         );
@@ -279,7 +174,7 @@ async fn friends_of_friends_and_reachability_equal_brute_force() -> anyhow::Resu
         for hops in 0..=3 {
             assert_eq!(
                 s.store.reachable_within(user, hops).await?,
-                brute::reachable(&s.data, user, hops),
+                crate::common::reference::reachable_within(&s.data, user, hops),
                 "user {user}, {hops} hops"
             );
         }
@@ -295,7 +190,7 @@ async fn liked_alike_equals_brute_force() -> anyhow::Result<()> {
     for user in &s.data.users {
         assert_eq!(
             s.store.liked_alike(user.id, 10).await?,
-            brute::liked_alike(&s.data, user.id, 10),
+            crate::common::reference::liked_alike(&s.data, user.id, 10),
             "user {}",
             user.id
         );
@@ -355,7 +250,7 @@ async fn a_new_post_is_embedded_first_and_the_array_never_exceeds_its_cap() -> a
         for limit in [RECENT_POSTS_CAP, 100] {
             assert_eq!(
                 s.store.profile(user, limit).await?.posts,
-                brute::profile_posts(&s.data, user, limit)
+                crate::common::reference::profile_posts(&s.data, user, limit)
             );
         }
     }
@@ -599,7 +494,6 @@ async fn deleting_a_post_removes_it_from_its_author_and_likers_and_refills_the_e
     let db = support::testkit::TestDatabase::create_async(&url, "doc_delete").await?;
     let store = sql_vs_nosql::document::DocumentStore::connect(&db.url, 2).await?;
     let data = crate::common::small();
-    let oracle = crate::common::Oracle::new(&data);
     store.load(&data, &|_| {}).await?;
     let post = store
         .create_post(&sql_vs_nosql::model::NewPost {
@@ -610,8 +504,14 @@ async fn deleting_a_post_removes_it_from_its_author_and_likers_and_refills_the_e
         .await?;
     store.like(2, post.id).await?;
     store.delete_post(post.id).await?;
-    assert_eq!(store.profile(1, 20).await?, oracle.profile(1, 20));
-    assert_eq!(store.liked_alike(2, 10).await?, oracle.liked_alike(2, 10));
+    assert_eq!(
+        store.profile(1, 20).await?,
+        crate::common::reference::profile(&data, 1, 20)
+    );
+    assert_eq!(
+        store.liked_alike(2, 10).await?,
+        crate::common::reference::liked_alike(&data, 2, 10)
+    );
     assert!(store.post_doc(post.id).await?.is_none());
     Ok(())
 }

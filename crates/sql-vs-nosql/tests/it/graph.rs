@@ -58,10 +58,10 @@ async fn friends_of_friends_in_cypher_equals_the_brute_force() -> anyhow::Result
     };
     let data = seed::generate(SMALL);
     let graph = loaded(&server, &data).await?;
-    for user in reference::sample_users(&data) {
+    for user in crate::common::reference::sample_users(&data) {
         assert_eq!(
             graph.friends_of_friends(user).await?,
-            reference::friends_of_friends(&data, user),
+            crate::common::reference::friends_of_friends(&data, user),
             "user {user}"
         );
     }
@@ -76,9 +76,9 @@ async fn reachable_within_equals_a_breadth_first_search_for_depths_0_to_3() -> a
     };
     let data = seed::generate(SMALL);
     let graph = loaded(&server, &data).await?;
-    for user in reference::sample_users(&data) {
+    for user in crate::common::reference::sample_users(&data) {
         for hops in 0..=3 {
-            let expected = reference::reachable_within(&data, user, hops);
+            let expected = crate::common::reference::reachable_within(&data, user, hops);
             assert_eq!(
                 graph.reachable_within(user, hops).await?,
                 expected,
@@ -102,11 +102,11 @@ async fn liked_alike_in_cypher_equals_the_brute_force() -> anyhow::Result<()> {
     };
     let data = seed::generate(SMALL);
     let graph = loaded(&server, &data).await?;
-    for user in reference::sample_users(&data) {
+    for user in crate::common::reference::sample_users(&data) {
         for limit in [1, 5, 50] {
             assert_eq!(
                 graph.liked_alike(user, limit).await?,
-                reference::liked_alike(&data, user, limit),
+                crate::common::reference::liked_alike(&data, user, limit),
                 "user {user}, limit {limit}"
             );
         }
@@ -123,14 +123,20 @@ async fn every_other_read_equals_the_brute_force() -> anyhow::Result<()> {
     let data = seed::generate(SMALL);
     let graph = loaded(&server, &data).await?;
     assert_eq!(graph.seeded().await?, Some(SMALL));
-    assert_eq!(graph.top_posts(50).await?, reference::top_posts(&data, 50));
-    for user in reference::sample_users(&data) {
+    assert_eq!(
+        graph.top_posts(50).await?,
+        crate::common::reference::top_posts(&data, 50)
+    );
+    for user in crate::common::reference::sample_users(&data) {
         assert_eq!(graph.user(user).await?, data.users[user as usize - 1]);
         let profile = graph.profile(user, 10).await?;
-        assert_eq!(profile.posts, reference::profile_posts(&data, user, 10));
+        assert_eq!(
+            profile.posts,
+            crate::common::reference::profile_posts(&data, user, 10)
+        );
         assert_eq!(
             graph.home_feed(user, 20).await?,
-            reference::home_feed(&data, user, 20),
+            crate::common::reference::home_feed(&data, user, 20),
             "user {user}"
         );
     }
@@ -157,7 +163,7 @@ async fn create_post_then_profile_shows_it() -> anyhow::Result<()> {
 
     assert_eq!(post.id, data.posts.len() as i64 + 1);
     assert_eq!(graph.profile(1, 1).await?.posts, vec![post.clone()]);
-    let follower = *reference::followers(&data, 1)
+    let follower = *crate::common::reference::followers(&data, 1)
         .first()
         .ok_or_else(|| anyhow::anyhow!("user 1 has followers"))?;
     assert_eq!(graph.home_feed(follower, 1).await?, vec![post.clone()]);
@@ -264,139 +270,13 @@ async fn a_second_load_replaces_the_first() -> anyhow::Result<()> {
         })
         .await?;
     assert_eq!(graph.seeded().await?, Some(Sizes::QUICK));
-    assert_eq!(graph.top_posts(20).await?, reference::top_posts(&quick, 20));
+    assert_eq!(
+        graph.top_posts(20).await?,
+        crate::common::reference::top_posts(&quick, 20)
+    );
     let total = quick.users.len() + quick.follows.len() + quick.posts.len() + quick.likes.len();
     assert_eq!(progress.into_inner().unwrap_or_default(), total as u64);
     Ok(())
-}
-
-/// The answers computed the slow, obvious way over the [`Dataset`] in memory: what every engine's
-/// answer is compared with.
-pub mod reference {
-    use std::collections::{BTreeSet, HashMap, HashSet};
-
-    use sql_vs_nosql::model::{LikedAlike, Post, PostId, TopPost, UserId};
-    use sql_vs_nosql::seed::Dataset;
-
-    pub fn following(data: &Dataset, user: UserId) -> BTreeSet<UserId> {
-        data.follows
-            .iter()
-            .filter(|(a, _)| *a == user)
-            .map(|(_, b)| *b)
-            .collect()
-    }
-
-    pub fn followers(data: &Dataset, user: UserId) -> BTreeSet<UserId> {
-        data.follows
-            .iter()
-            .filter(|(_, b)| *b == user)
-            .map(|(a, _)| *a)
-            .collect()
-    }
-
-    /// Latest first, ties by the higher id.
-    fn latest(mut posts: Vec<Post>, limit: usize) -> Vec<Post> {
-        posts.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
-        posts.truncate(limit);
-        posts
-    }
-
-    pub fn profile_posts(data: &Dataset, user: UserId, limit: usize) -> Vec<Post> {
-        let mine = data.posts.iter().filter(|p| p.author == user).cloned();
-        latest(mine.collect(), limit)
-    }
-
-    pub fn home_feed(data: &Dataset, user: UserId, limit: usize) -> Vec<Post> {
-        let followed = following(data, user);
-        let theirs = data.posts.iter().filter(|p| followed.contains(&p.author));
-        latest(theirs.cloned().collect(), limit)
-    }
-
-    /// Every post ranked, liked or not: most likes first, ties by the lower id.
-    pub fn top_posts(data: &Dataset, limit: usize) -> Vec<TopPost> {
-        let mut likes: HashMap<PostId, i64> = HashMap::new();
-        for (_, post) in &data.likes {
-            *likes.entry(*post).or_default() += 1;
-        }
-        let mut top: Vec<TopPost> = data
-            .posts
-            .iter()
-            .map(|p| TopPost {
-                id: p.id,
-                author: p.author,
-                likes: likes.get(&p.id).copied().unwrap_or(0),
-            })
-            .collect();
-        top.sort_by(|a, b| b.likes.cmp(&a.likes).then(a.id.cmp(&b.id)));
-        top.truncate(limit);
-        top
-    }
-
-    pub fn friends_of_friends(data: &Dataset, user: UserId) -> Vec<UserId> {
-        let first = following(data, user);
-        let mut out = BTreeSet::new();
-        for f in &first {
-            for g in following(data, *f) {
-                if g != user && !first.contains(&g) {
-                    out.insert(g);
-                }
-            }
-        }
-        out.into_iter().collect()
-    }
-
-    /// Breadth-first search over the follow edges, `user` excluded.
-    pub fn reachable_within(data: &Dataset, user: UserId, hops: u32) -> u64 {
-        let mut out: HashMap<UserId, Vec<UserId>> = HashMap::new();
-        for (a, b) in &data.follows {
-            out.entry(*a).or_default().push(*b);
-        }
-        let mut seen = HashSet::from([user]);
-        let mut frontier = vec![user];
-        for _ in 0..hops {
-            let mut next = Vec::new();
-            for u in frontier {
-                for v in out.get(&u).into_iter().flatten() {
-                    if seen.insert(*v) {
-                        next.push(*v);
-                    }
-                }
-            }
-            frontier = next;
-        }
-        seen.len() as u64 - 1
-    }
-
-    pub fn liked_alike(data: &Dataset, user: UserId, limit: usize) -> Vec<LikedAlike> {
-        let mine: HashSet<PostId> = data
-            .likes
-            .iter()
-            .filter(|(u, _)| *u == user)
-            .map(|(_, p)| *p)
-            .collect();
-        let mut shared: HashMap<UserId, i64> = HashMap::new();
-        for (u, p) in &data.likes {
-            if *u != user && mine.contains(p) {
-                *shared.entry(*u).or_default() += 1;
-            }
-        }
-        let mut out: Vec<LikedAlike> = shared
-            .into_iter()
-            .map(|(user, shared)| LikedAlike { user, shared })
-            .collect();
-        out.sort_by(|a, b| b.shared.cmp(&a.shared).then(a.user.cmp(&b.user)));
-        out.truncate(limit);
-        out
-    }
-
-    /// The users whose answers the tests compare: the most followed (the skew's head), a few from
-    /// the middle and the last one (the tail).
-    pub fn sample_users(data: &Dataset) -> Vec<UserId> {
-        let n = data.users.len() as i64;
-        let mut users = vec![1, 2, 3, n / 3, n / 2, n - 1, n];
-        users.dedup();
-        users
-    }
 }
 
 /// Deleting a post takes it and its likes away: the profile and the top posts are as before.
@@ -423,7 +303,10 @@ async fn delete_post_takes_the_post_and_its_likes_away() -> anyhow::Result<()> {
     graph.delete_post(post.id).await?;
 
     assert_eq!(graph.profile(1, 5).await?, profile);
-    assert_eq!(graph.top_posts(20).await?, reference::top_posts(&data, 20));
+    assert_eq!(
+        graph.top_posts(20).await?,
+        crate::common::reference::top_posts(&data, 20)
+    );
     graph.delete_post(post.id).await?;
     Ok(())
 }

@@ -8,7 +8,7 @@ use sql_vs_nosql::app::{self, Engines};
 use sql_vs_nosql::model::MAX_BODY_CHARS;
 use sql_vs_nosql::store::SocialStore;
 
-use crate::common::{Oracle, every_relational, small};
+use crate::common::{every_relational, reference, small};
 
 async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, String, Value)> {
     let response = request.send().await?;
@@ -27,7 +27,6 @@ async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, String, 
 async fn bad_input_is_a_precise_problem_and_writes_nothing_on_any_relational_engine()
 -> anyhow::Result<()> {
     let data = small();
-    let oracle = Oracle::new(&data);
     let dbs = every_relational("http_bad").await?;
     let mut engines = Engines::default();
     for db in &dbs {
@@ -119,12 +118,12 @@ async fn bad_input_is_a_precise_problem_and_writes_nothing_on_any_relational_eng
         // Nothing refused above was written: every read still equals the oracle's.
         assert_eq!(
             db.store.profile(1, 20).await?,
-            oracle.profile(1, 20),
+            reference::profile(&data, 1, 20),
             "{slug}"
         );
         assert_eq!(
             db.store.top_posts(10).await?,
-            oracle.top_posts(10),
+            reference::top_posts(&data, 10),
             "{slug}"
         );
     }

@@ -16,7 +16,7 @@ use support::testkit::{TestKeys, require};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::graph::reference;
+use super::common::reference;
 
 /// Small enough to load in well under a second, skewed enough to have a celebrity.
 const SMALL: Sizes = Sizes {
