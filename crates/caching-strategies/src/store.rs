@@ -235,7 +235,7 @@ impl Store {
         self.count(batch.len() as u64);
         self.db
             .interact(move |c| {
-                c.transaction(|c| {
+                c.write_transaction(|c| {
                     let mut written = 0;
                     for post in &batch {
                         written += diesel::update(

@@ -45,7 +45,7 @@ impl NewPost {
 /// Inserts one post and returns its id. (A second query instead of `RETURNING`, because the
 /// multi-backend connection only offers what every backend supports.)
 pub fn insert(conn: &mut AnyConnection, post: &NewPost) -> QueryResult<i64> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         diesel::insert_into(p::pagination_posts)
             .values(post)
             .execute(conn)?;
@@ -58,7 +58,7 @@ pub fn insert(conn: &mut AnyConnection, post: &NewPost) -> QueryResult<i64> {
 
 /// Deletes the post with the largest id at or below `at_most`, returning its id (if any).
 pub fn delete_newest_up_to(conn: &mut AnyConnection, at_most: i64) -> QueryResult<Option<i64>> {
-    conn.transaction(|conn| {
+    conn.write_transaction(|conn| {
         let target = p::pagination_posts
             .filter(p::id.le(at_most))
             .select(diesel::dsl::max(p::id))

@@ -12,6 +12,8 @@
 //!   pool hook, not a `PRAGMA` before every query), and runs the crate's embedded migrations.
 //! - [`Db::interact`] runs a closure on a pooled connection on a blocking thread: diesel is
 //!   synchronous and must never run on the async executor.
+//! - [`AnyConnection::write_transaction`] is the transaction to use when the closure writes:
+//!   on SQLite it takes the write lock at `BEGIN`, so it waits for it instead of failing halfway.
 //! - [`Target::choose`] picks the backend the way every demo and server does.
 
 use std::borrow::Cow;
@@ -30,6 +32,62 @@ pub enum AnyConnection {
     Postgresql(diesel::PgConnection),
     // Last on purpose: SQLite accepts any string as a path, so it must be tried after PostgreSQL.
     Sqlite(diesel::SqliteConnection),
+}
+
+impl AnyConnection {
+    /// Runs `f` in a transaction that intends to write; commits on `Ok`, rolls back on `Err`.
+    ///
+    /// On PostgreSQL this is diesel's `transaction`. On SQLite it begins with `BEGIN IMMEDIATE`
+    /// rather than diesel's deferred `BEGIN`: a deferred transaction that reads and then writes
+    /// while another connection holds the write lock gets `SQLITE_BUSY` at its first write
+    /// *without* waiting (`busy_timeout` cannot help: waiting would break its snapshot), so two
+    /// writers fail each other with "database is locked". Taking the lock at the start makes
+    /// the second writer wait its turn under `busy_timeout` instead. Nested `transaction` calls
+    /// inside `f` become savepoints as usual, and so does this one inside an open transaction.
+    pub fn write_transaction<T, E, F>(&mut self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+        E: From<diesel::result::Error>,
+    {
+        use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
+        type Transactions = <AnyConnection as Connection>::TransactionManager;
+        let began = match self {
+            AnyConnection::Sqlite(c) => {
+                let top_level = !in_transaction(c)?;
+                if top_level {
+                    AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+                }
+                top_level
+            }
+            _ => false,
+        };
+        if !began {
+            // PostgreSQL, or already inside a transaction (whose `BEGIN` decided the locking):
+            // diesel's own transaction, a savepoint when nested.
+            return Connection::transaction(self, f);
+        }
+        // From here the multi-connection's manager sees the open transaction: it delegates to
+        // the SQLite connection's own manager, which the `BEGIN IMMEDIATE` above went through.
+        match f(self) {
+            Ok(value) => {
+                <Transactions as TransactionManager<Self>>::commit_transaction(self)?;
+                Ok(value)
+            }
+            Err(error) => {
+                match <Transactions as TransactionManager<Self>>::rollback_transaction(self) {
+                    Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+                    Err(rollback) => Err(rollback.into()),
+                }
+            }
+        }
+    }
+}
+
+fn in_transaction(c: &mut diesel::SqliteConnection) -> QueryResult<bool> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager as _};
+    Ok(AnsiTransactionManager::transaction_manager_status_mut(c)
+        .transaction_depth()?
+        .is_some())
 }
 
 /// Which database a [`Db`] talks to.

@@ -224,7 +224,7 @@ impl Dispatcher {
         let disable_after = i32::try_from(self.config.disable_after).unwrap_or(i32::MAX);
         self.db
             .interact(move |c| {
-                c.transaction(|c| {
+                c.write_transaction(|c| {
                     record_in(c, &job, &outcome, attempted, finished, wait, disable_after)
                 })
             })
@@ -253,7 +253,7 @@ impl DispatcherHandle {
 /// Claims up to [`BATCH`] due attempts by leasing them until `lease`, and loads what sending
 /// them needs.
 fn claim(c: &mut AnyConnection, now: Millis, lease: Millis) -> QueryResult<Vec<Job>> {
-    c.transaction(|c| {
+    c.write_transaction(|c| {
         let due = d::table
             .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
             .filter(d::scheduled_at.le(now))
@@ -396,7 +396,7 @@ pub async fn redeliver(db: &Db, event: &str, endpoint: &str) -> Result<String, S
     let (event, endpoint) = (event.to_owned(), endpoint.to_owned());
     let now = SystemClock.now_ms();
     db.interact(move |c| {
-        Ok(c.transaction(|c| {
+        Ok(c.write_transaction(|c| {
             let found: Option<String> = o::table
                 .filter(o::id.eq(&event))
                 .select(o::id)

@@ -125,7 +125,7 @@ pub async fn rotate_secret(db: &Db, endpoint: &str, grace: Duration) -> Result<S
     let (id, new) = (endpoint.to_owned(), secret.clone());
     let updated = db
         .interact(move |c| {
-            c.transaction(|c| {
+            c.write_transaction(|c| {
                 let current: Option<String> = e::table
                     .filter(e::id.eq(&id))
                     .select(e::secret)

@@ -77,7 +77,7 @@ pub async fn create(db: &Db) -> Result<(Order, Event), StoreError> {
     };
     let event = db
         .interact(move |c| {
-            c.transaction(|c| {
+            c.write_transaction(|c| {
                 let now = chrono::Utc::now().timestamp_millis();
                 diesel::insert_into(t::table)
                     .values((
@@ -117,7 +117,7 @@ where
     F: FnOnce(&mut AnyConnection) -> QueryResult<()> + Send + 'static,
 {
     let order = order.to_owned();
-    db.interact(move |c| Ok(c.transaction(|c| change_in(c, &order, next, after))))
+    db.interact(move |c| Ok(c.write_transaction(|c| change_in(c, &order, next, after))))
         .await?
 }
 
