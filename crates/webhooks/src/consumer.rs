@@ -27,6 +27,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::net::TcpListener;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -106,6 +107,29 @@ pub struct ConsumerState {
     // A std mutex, not a tokio one: it is held for one set operation and never across an await.
     seen: Arc<Mutex<HashSet<String>>>,
     queue: mpsc::Sender<Received>,
+    /// Milliseconds every acknowledgement is held back; see [`ConsumerState::set_ack_delay`].
+    ack_delay: Arc<AtomicU64>,
+}
+
+impl ConsumerState {
+    /// Holds every acknowledgement back by `delay` from now on (zero: answer at once). This is
+    /// the mistake habit 3 warns against, on purpose: a consumer that does its work before it
+    /// answers. The demo sets it past the provider's attempt timeout to show what follows: the
+    /// event is processed, the provider sees a timeout, retries, and the retry is a duplicate
+    /// that only the `webhook-id` check keeps from being processed twice.
+    pub fn set_ack_delay(&self, delay: Duration) {
+        let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
+        self.ack_delay.store(ms, Ordering::Relaxed);
+    }
+
+    /// Answers 200, after the acknowledgement delay if one is set.
+    async fn acknowledge(&self) -> HttpResponse {
+        let delay = self.ack_delay.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        HttpResponse::Ok().finish()
+    }
 }
 
 /// How a consumer is set up before it starts.
@@ -170,6 +194,7 @@ impl Consumer {
             clock: self.clock,
             seen: Arc::new(Mutex::new(HashSet::new())),
             queue,
+            ack_delay: Arc::new(AtomicU64::new(0)),
         };
         (state, log)
     }
@@ -300,7 +325,7 @@ async fn receive(
         .insert(verified.id.clone());
     if !first_time {
         tracing::debug!(id = %verified.id, "duplicate delivery acknowledged");
-        return Ok(HttpResponse::Ok().finish());
+        return Ok(state.acknowledge().await);
     }
 
     let event = Received {
@@ -324,5 +349,5 @@ async fn receive(
     }
     // 202 would say "accepted, not yet done", which is the truth; the specification counts any
     // 2xx as success, and 200 is what most providers' dashboards show as plain success.
-    Ok(HttpResponse::Ok().finish())
+    Ok(state.acknowledge().await)
 }

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use diesel::prelude::*;
 use serde_json::json;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +73,7 @@ pub struct Dispatcher {
     clock: SharedClock,
     client: reqwest::Client,
     poll_every: Duration,
+    woken_by: Option<Arc<Notify>>,
 }
 
 impl Dispatcher {
@@ -92,6 +94,7 @@ impl Dispatcher {
             clock: Arc::new(SystemClock),
             client,
             poll_every: Duration::from_millis(200),
+            woken_by: None,
         })
     }
 
@@ -108,12 +111,28 @@ impl Dispatcher {
         self
     }
 
+    /// Also ends an idle sleep when `changes` is notified: a writer in this process (the
+    /// provider's [`changes`](crate::provider::Provider::changes)) says a delivery was queued,
+    /// and it goes out now rather than up to a poll interval later. The poll stays, for writers
+    /// elsewhere.
+    pub fn woken_by(mut self, changes: Arc<Notify>) -> Self {
+        self.woken_by = Some(changes);
+        self
+    }
+
     /// Runs [`Dispatcher::run_once`] in a loop on the current runtime until stopped.
     pub fn start(self) -> DispatcherHandle {
         let cancel = CancellationToken::new();
         let token = cancel.clone();
         let task = tokio::spawn(async move {
+            let changes = self.woken_by.clone().unwrap_or_default();
             while !token.is_cancelled() {
+                // Listen before looking: a delivery queued while this round reads the table
+                // fires a notification this future has already registered for, so it is not
+                // missed (`notify_waiters` keeps no permit for latecomers).
+                let woken = changes.notified();
+                tokio::pin!(woken);
+                woken.as_mut().enable();
                 let idle = match self.run_once().await {
                     Ok(0) => true,
                     Ok(_) => false,
@@ -126,6 +145,7 @@ impl Dispatcher {
                 if idle {
                     tokio::select! {
                         () = token.cancelled() => break,
+                        () = &mut woken => {}
                         () = tokio::time::sleep(self.poll_every) => {}
                     }
                 }

@@ -81,6 +81,13 @@ impl Provider {
         }
     }
 
+    /// What [`announce`](Self::announce) wakes: long polls and streams here, and a dispatcher in
+    /// the same process (see [`crate::dispatcher::Dispatcher::woken_by`]), so a new event is
+    /// sent at once instead of at the dispatcher's next poll.
+    pub fn changes(&self) -> Arc<Notify> {
+        Arc::clone(&self.changed)
+    }
+
     /// Called after a commit that wrote an event: wakes every long poll waiting right now.
     /// `notify_waiters` stores no permit, so a poll must register before it reads (see
     /// [`wait_for_events`]) or it could miss a change made between its read and its wait.
@@ -190,6 +197,8 @@ async fn redeliver(
 ) -> Result<HttpResponse, Error> {
     let (event, endpoint) = path.into_inner();
     let delivery = crate::dispatcher::redeliver(&state.db, &event, &endpoint).await?;
+    // Wakes a dispatcher listening for changes, so the redelivery goes out now.
+    state.announce();
     // 202: queued, not sent; the delivery log shows how it went.
     Ok(HttpResponse::Accepted().json(json!({ "delivery_id": delivery })))
 }

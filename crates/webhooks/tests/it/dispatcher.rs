@@ -389,3 +389,37 @@ async fn during_a_rotations_grace_period_a_delivery_verifies_with_the_old_secret
     }
     Ok(())
 }
+
+/// The provider's commit wakes an idle dispatcher in the same process: with a poll of one
+/// minute, the delivery still arrives within seconds of the order being created over HTTP.
+#[tokio::test]
+async fn a_dispatcher_woken_by_the_provider_sends_a_new_event_without_waiting_for_its_poll()
+-> anyhow::Result<()> {
+    use webhooks::provider::{self, Provider};
+    for (backend, db) in databases("wh_dispatch_woken").await? {
+        let label = backend.backend().name();
+        let config = Config::compressed();
+        let (server, mut hits) = receiver(0)?;
+        endpoints::register(&db, &server.url("/hook"), &config).await?;
+        let state = Provider::new(db.clone(), config.clone());
+        let dispatcher = Dispatcher::new(db.clone(), config.clone())?
+            .poll_every(Duration::from_secs(60))
+            .woken_by(state.changes())
+            .start();
+        let api = support::server::spawn(move |l| provider::run(l, state))?;
+        // Let the dispatcher's first round find nothing and go to sleep on its minute.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+
+        let created = reqwest::Client::new()
+            .post(api.url("/orders"))
+            .send()
+            .await?;
+        assert_eq!(created.status(), reqwest::StatusCode::CREATED, "{label}");
+        // `next_hit` gives up after 10 s, long before the minute's poll would have sent it.
+        let hit = next_hit(&mut hits).await?;
+        assert!(hit.id.is_some(), "{label}: a signed delivery");
+        dispatcher.stop().await;
+        api.stop().await;
+    }
+    Ok(())
+}
