@@ -13,8 +13,6 @@
 //! Diesel is synchronous, so every query runs through [`Db::interact`], on a blocking thread,
 //! never on the async executor.
 
-use anyhow::Context as _;
-use diesel::{Connection as _, RunQueryDsl as _};
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use support::db::Migrations;
 
@@ -45,34 +43,9 @@ pub fn sqlite_file(name: &str) -> String {
 }
 
 /// Where the data set `name` lives on the backend a run chose: on PostgreSQL, its own schema
-/// (`pagination_<name>`, created if missing) of the chosen database, selected through the
-/// connection's `search_path` so that the crate's queries need no schema prefix; on SQLite, the
-/// chosen file (see [`sqlite_file`]). The demo's tables so never meet the tests' databases, and
-/// two sizes of the table can sit side by side.
+/// (`pagination_<name>`) of the chosen database (see [`Target::in_schema`]); on SQLite, the chosen
+/// file (see [`sqlite_file`]). The demo's tables so never meet the tests' databases, and two sizes
+/// of the table can sit side by side.
 pub async fn dataset(chosen: Target, name: &str) -> anyhow::Result<Target> {
-    let Target::Postgres(server) = chosen else {
-        return Ok(chosen);
-    };
-    let schema = format!("pagination_{name}");
-    // A one-off synchronous connection, on a blocking thread: the pool cannot do it, because
-    // opening the pool runs the migrations, which must land in the schema this creates.
-    let (url, create) = (
-        server.clone(),
-        format!("CREATE SCHEMA IF NOT EXISTS {schema}"),
-    );
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        let mut conn = diesel::PgConnection::establish(&url)
-            .with_context(|| format!("Failed to connect to {}", support::services::redact(&url)))?;
-        diesel::sql_query(create)
-            .execute(&mut conn)
-            .context("Failed to create the data set's schema")?;
-        Ok(())
-    })
-    .await
-    .context("the schema task failed")??;
-    // libpq's `options` parameter passes `-c search_path=…` to the server for every connection.
-    let mut url = url::Url::parse(&server).context("Failed to parse DATABASE_URL")?;
-    url.query_pairs_mut()
-        .append_pair("options", &format!("-csearch_path={schema}"));
-    Ok(Target::Postgres(url.into()))
+    chosen.in_schema(&format!("pagination_{name}")).await
 }

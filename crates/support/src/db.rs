@@ -142,6 +142,63 @@ impl Target {
             Target::Postgres(url) | Target::Sqlite(url) => url,
         }
     }
+
+    /// On PostgreSQL, this database narrowed to `schema` (created if missing): every connection
+    /// of a pool opened on the result has `search_path` set to it, so a crate's unqualified
+    /// queries and migrations land there. That is how a demo keeps its tables away from the
+    /// tests' and from another data set's. On SQLite, unchanged: a file is its own namespace.
+    pub async fn in_schema(self, schema: &str) -> anyhow::Result<Self> {
+        let Target::Postgres(server) = self else {
+            return Ok(self);
+        };
+        let schema = identifier(schema)?;
+        on_postgres(&server, format!("CREATE SCHEMA IF NOT EXISTS {schema}")).await?;
+        // libpq's `options` parameter passes `-c search_path=…` to the server for every connection.
+        let mut url = url::Url::parse(&server).context("Failed to parse the PostgreSQL URL")?;
+        url.query_pairs_mut()
+            .append_pair("options", &format!("-csearch_path={schema}"));
+        Ok(Target::Postgres(url.into()))
+    }
+
+    /// On PostgreSQL, drops `schema` and everything in it (a demo's per-run schema, at its end);
+    /// on SQLite, nothing (the caller removes its file).
+    pub async fn drop_schema(&self, schema: &str) -> anyhow::Result<()> {
+        let Target::Postgres(server) = self else {
+            return Ok(());
+        };
+        let schema = identifier(schema)?;
+        on_postgres(server, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await
+    }
+}
+
+/// `name` if it is a plain lower-case SQL identifier: it is spliced into DDL, which takes no
+/// bind parameters, so nothing that needs quoting gets that far.
+fn identifier(name: &str) -> anyhow::Result<&str> {
+    let plain = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    anyhow::ensure!(
+        plain,
+        "{name:?} is not a plain schema name ([a-z_][a-z0-9_]*, at most 63 bytes)"
+    );
+    Ok(name)
+}
+
+/// Runs one statement on a one-off connection, on a blocking thread. Not through a pool:
+/// opening a pool runs the migrations, which must land in the schema this creates.
+async fn on_postgres(url: &str, statement: String) -> anyhow::Result<()> {
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        use diesel::Connection as _;
+        let mut conn = diesel::PgConnection::establish(&url)
+            .with_context(|| format!("Failed to connect to {}", services::redact(&url)))?;
+        conn.batch_execute(&statement)
+            .with_context(|| format!("Failed to run {statement:?}"))
+    })
+    .await
+    .context("the schema task failed")?
 }
 
 /// A crate's embedded migrations, one set per dialect (`BIGSERIAL` versus `INTEGER PRIMARY KEY`).
