@@ -85,6 +85,12 @@ impl Dispatcher {
         let client = reqwest::Client::builder()
             .timeout(config.attempt_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // Every name is resolved and vetted in the same step as the connection, so an
+            // answer that changed since registration (DNS rebinding) is refused, not connected.
+            .dns_resolver(crate::ssrf::VettingResolver::new(config.allow_loopback))
+            // Through an HTTP_PROXY from the environment the proxy would resolve the target's
+            // name, out of the resolver's sight; an egress proxy is configured on purpose.
+            .no_proxy()
             .user_agent(USER_AGENT)
             .build()
             .map_err(|e| StoreError::Unexpected(e.into()))?;

@@ -19,14 +19,27 @@
 //! `http://2130706433/`, `http://0x7f.1/` and `http://127.1/` into the IPv4 address 127.0.0.1,
 //! the same way a client would, so such spellings are checked as the address they are.
 //!
-//! **DNS rebinding.** Checking a name is not enough on its own: an attacker's DNS server can
-//! answer the check with a public address and, seconds later, the delivery with 127.0.0.1. So
-//! [`check_endpoint`] returns the vetted socket addresses in [`Checked`], and whoever connects
-//! must either pin them (connect to exactly those, e.g. reqwest's `ClientBuilder::resolve`) or
-//! call [`check_endpoint`] again at delivery time and use what that returns. Which of the two
-//! the crate does is the dispatcher's decision, documented there. Redirects must not be
-//! followed either (a 302 to the metadata address would skip the whole check); the
-//! specification counts a 3xx as a failed delivery anyway.
+//! **DNS rebinding is closed at connect time.** Checking a name once is not enough: an
+//! attacker's DNS server can answer the registration check with a public address and, seconds
+//! later, the delivery with 169.254.169.254 or 10.0.0.5 (a short TTL is all it takes). So the
+//! check is made again by the code that connects: the dispatcher's HTTP client resolves every
+//! name through [`VettingResolver`], which asks the system resolver and hands the connector only
+//! the addresses [`check_ip`] accepts. The address that is checked is the address that is
+//! connected to, in the same call, so there is no second lookup for an attacker to answer
+//! differently. When nothing acceptable remains the lookup fails, the connection is never
+//! opened, and the attempt is recorded as failed like any other connect error.
+//!
+//! The resolver only sees names: a URL with an IP literal (`http://10.0.0.5/`) is connected to
+//! without any lookup. Such an address cannot rebind, but the rules or the `allow_loopback`
+//! setting may have changed since the endpoint was registered (or the row written by other
+//! means), so each attempt must also pass [`check_before_send`], which applies every rule that
+//! needs no lookup, before the request is built. The two together are the whole check at
+//! delivery time.
+//!
+//! Redirects must not be followed either (a 302 to the metadata address would skip the whole
+//! check); the specification counts a 3xx as a failed delivery anyway. Nor may the client pick
+//! up a proxy from the environment: through a proxy, the target's name is resolved by the
+//! proxy, out of this resolver's sight.
 //!
 //! What production adds: an egress proxy that applies the same rules to every outgoing
 //! connection (the specification suggests one), and a separate subnet for the workers that
@@ -34,6 +47,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 /// Which rule refused an address.
@@ -106,10 +120,23 @@ pub enum SsrfError {
     /// The host is, or resolves to, an address a rule refuses.
     #[error("{addr} is a {} address, which webhooks may not target", rule.describe())]
     Refused { addr: IpAddr, rule: Rule },
+    /// At connect time, every address the host resolved to was refused ([`VettingResolver`]);
+    /// `addr` is the first of them and `rule` the rule that refused it.
+    #[error(
+        "`{host}` resolves to no address webhooks may target: {addr} is a {} address",
+        rule.describe()
+    )]
+    NoAcceptableAddress {
+        host: String,
+        addr: IpAddr,
+        rule: Rule,
+    },
 }
 
-/// A URL that passed, and the addresses it was vetted at: connect to these, not to a fresh
-/// lookup of the name (see DNS rebinding above).
+/// A URL that passed, and the addresses it was vetted at. They hold only for the moment of the
+/// check: a later connection must not trust them for a name, which is why delivery vets again
+/// through [`VettingResolver`] (see DNS rebinding above). A client that must reach exactly
+/// these addresses can pin them instead (reqwest's `ClientBuilder::resolve_to_addrs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checked {
     pub url: Url,
@@ -129,14 +156,7 @@ impl Checked {
 /// every address it returns (one bad address refuses the URL: the client might pick any of
 /// them). IP literals are checked without any lookup.
 pub async fn check_endpoint(url: &str, allow_loopback: bool) -> Result<Checked, SsrfError> {
-    let url = Url::parse(url).map_err(|_| SsrfError::NotAUrl)?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(SsrfError::Scheme(url.scheme().to_owned()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(SsrfError::UserInfo);
-    }
-    let port = url.port_or_known_default().ok_or(SsrfError::NoHost)?;
+    let (url, port) = parse(url)?;
     let ips: Vec<IpAddr> = match url.host().ok_or(SsrfError::NoHost)? {
         Host::Ipv4(v4) => vec![IpAddr::V4(v4)],
         Host::Ipv6(v6) => vec![IpAddr::V6(v6)],
@@ -163,6 +183,112 @@ pub async fn check_endpoint(url: &str, allow_loopback: bool) -> Result<Checked, 
         .map(|ip| SocketAddr::new(ip, port))
         .collect();
     Ok(Checked { url, addrs })
+}
+
+/// The check to make just before each attempt: every rule that needs no DNS lookup, so an
+/// IP-literal URL is judged again under today's rules and `allow_loopback` (the connector never
+/// asks a resolver about a literal). A host name passes here; its addresses are vetted when the
+/// client connects, by [`VettingResolver`]. Synchronous and cheap: it only parses.
+pub fn check_before_send(url: &str, allow_loopback: bool) -> Result<(), SsrfError> {
+    let (url, _) = parse(url)?;
+    match url.host().ok_or(SsrfError::NoHost)? {
+        Host::Ipv4(v4) => check_ip(IpAddr::V4(v4), allow_loopback),
+        Host::Ipv6(v6) => check_ip(IpAddr::V6(v6), allow_loopback),
+        Host::Domain(_) => Ok(()),
+    }
+}
+
+/// The rules on the URL itself (scheme, userinfo, a port), shared by both checks so the one at
+/// registration and the one at delivery cannot drift apart.
+fn parse(url: &str) -> Result<(Url, u16), SsrfError> {
+    let url = Url::parse(url).map_err(|_| SsrfError::NotAUrl)?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(SsrfError::Scheme(url.scheme().to_owned()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(SsrfError::UserInfo);
+    }
+    let port = url.port_or_known_default().ok_or(SsrfError::NoHost)?;
+    Ok((url, port))
+}
+
+/// A reqwest DNS resolver that returns only the addresses a webhook may be sent to: installed
+/// with `ClientBuilder::dns_resolver`, it makes the SSRF check part of every connection the
+/// client opens, which is what closes DNS rebinding (see the module docs).
+///
+/// It resolves with the system resolver, like reqwest's default, and then filters. Filtering
+/// here differs from [`check_endpoint`], which refuses a URL if *any* address is bad: at
+/// registration the client might later pick any of them, but here the connector can only try
+/// the addresses this returns, so dropping the bad ones is enough and a name with one public
+/// and one private address still gets its delivery.
+///
+/// What production adds: caching with the records' TTLs (this asks the system resolver on each
+/// new connection, as reqwest's default does; idle pooled connections are reused without a
+/// lookup), and a resolver that does not go through a blocking thread per lookup (hickory-dns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VettingResolver {
+    allow_loopback: bool,
+}
+
+impl VettingResolver {
+    /// `allow_loopback` as in [`check_ip`]: the dispatcher passes its configuration's.
+    pub fn new(allow_loopback: bool) -> Self {
+        Self { allow_loopback }
+    }
+}
+
+impl Resolve for VettingResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow_loopback = self.allow_loopback;
+        Box::pin(async move {
+            let host = name.as_str();
+            // Port 0 because the connector sets each address's port from the URL afterwards.
+            let found = tokio::net::lookup_host((host, 0)).await.map_err(|source| {
+                SsrfError::Unresolvable {
+                    host: host.to_owned(),
+                    source,
+                }
+            })?;
+            let kept = keep_allowed(host, found, allow_loopback)?;
+            Ok(Box::new(kept.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// The addresses among `found` that [`check_ip`] accepts, in their order; each refused one is
+/// logged. An error when none remain: [`SsrfError::NoAcceptableAddress`] naming the first
+/// refused address and its rule, or [`SsrfError::NoAddresses`] when `found` was empty.
+/// Separate from [`VettingResolver`] so the filtering can be shown on any addresses, not only
+/// on what this machine's resolver happens to return.
+pub fn keep_allowed(
+    host: &str,
+    found: impl IntoIterator<Item = SocketAddr>,
+    allow_loopback: bool,
+) -> Result<Vec<SocketAddr>, SsrfError> {
+    let mut kept = Vec::new();
+    let mut first_refused = None;
+    for addr in found {
+        match check_ip(addr.ip(), allow_loopback) {
+            Ok(()) => kept.push(addr),
+            Err(error) => {
+                // Logged even when another address is kept: a name that mixes public and
+                // internal answers is worth an operator's look.
+                tracing::warn!(%host, %error, "resolved address refused");
+                if let (None, SsrfError::Refused { addr, rule }) = (first_refused, error) {
+                    first_refused = Some((addr, rule));
+                }
+            }
+        }
+    }
+    match (kept.is_empty(), first_refused) {
+        (false, _) => Ok(kept),
+        (true, Some((addr, rule))) => Err(SsrfError::NoAcceptableAddress {
+            host: host.to_owned(),
+            addr,
+            rule,
+        }),
+        (true, None) => Err(SsrfError::NoAddresses(host.to_owned())),
+    }
 }
 
 /// One address against the rules: `Ok` if a webhook may be sent to it.

@@ -1,9 +1,26 @@
 //! Claims about the endpoint URL check. No test resolves an internet name: IP literals need no
 //! lookup, and `localhost` resolves from the hosts file.
+//!
+//! The rebinding claims need a name whose answer is refused at delivery time without a DNS
+//! server the test controls. `localhost` with loopback allowed at registration and refused at
+//! delivery is that situation: the check passed once, and the same name now leads somewhere a
+//! webhook may not go.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use webhooks::ssrf::{Rule, SsrfError, check_endpoint, classify};
+use reqwest::dns::{Name, Resolve};
+use tokio::net::TcpListener;
+use webhooks::config::Config;
+use webhooks::dispatcher::Dispatcher;
+use webhooks::outbox::{self, DeliveryStatus};
+use webhooks::ssrf::{
+    Rule, SsrfError, VettingResolver, check_before_send, check_endpoint, classify, keep_allowed,
+};
+use webhooks::{endpoints, orders};
+
+use crate::outbox::databases;
 
 /// The rule that refused `url`, or a failure naming what happened instead.
 async fn refused_by(url: &str, allow_loopback: bool) -> anyhow::Result<Rule> {
@@ -172,5 +189,208 @@ fn addresses_just_outside_the_refused_ranges_are_public() -> anyhow::Result<()> 
         let ip: IpAddr = public.parse()?;
         assert_eq!(classify(ip), None, "{public}");
     }
+    Ok(())
+}
+
+/// A listener on 127.0.0.1 that counts the connections made to it (and drops each at once):
+/// "never connected" is then a number, not an absence of log lines.
+async fn counting_listener() -> anyhow::Result<(u16, Arc<AtomicUsize>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            // Counted before the drop, so a client that sees the connection close has been counted.
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    Ok((port, count))
+}
+
+/// The [`SsrfError`] somewhere in an error's chain of causes, if there is one.
+fn ssrf_cause<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a SsrfError> {
+    std::iter::successors(Some(error), |e| e.source()).find_map(|e| e.downcast_ref())
+}
+
+/// At connect time a name's answers are filtered, not judged as a whole: the connector can only
+/// try what the resolver returns, so dropping the internal addresses is enough.
+#[test]
+fn the_resolver_drops_a_private_address_and_keeps_a_public_one() -> anyhow::Result<()> {
+    let private = SocketAddr::from(([10, 0, 0, 5], 0));
+    let public = SocketAddr::from(([93, 184, 216, 34], 0));
+    let metadata = SocketAddr::from(([169, 254, 169, 254], 0));
+
+    let kept = keep_allowed("mixed.example", [private, public, metadata], false)?;
+    let none_left = keep_allowed("internal.example", [metadata, private], false);
+
+    assert_eq!(kept, vec![public]);
+    match none_left {
+        Err(SsrfError::NoAcceptableAddress { host, addr, rule }) => {
+            assert_eq!(host, "internal.example");
+            assert_eq!(addr, metadata.ip(), "the first refused address is named");
+            assert_eq!(rule, Rule::CloudMetadata);
+        }
+        other => anyhow::bail!("expected NoAcceptableAddress, got {other:?}"),
+    }
+    Ok(())
+}
+
+/// The resolver itself, on the one name this machine resolves: it fails the lookup with the
+/// address and the rule when loopback is refused, and answers with loopback when it is allowed.
+#[tokio::test]
+async fn the_resolver_refuses_localhost_unless_loopback_is_allowed() -> anyhow::Result<()> {
+    let name = || {
+        "localhost"
+            .parse::<Name>()
+            .map_err(|_| anyhow::anyhow!("`localhost` is not a name"))
+    };
+
+    let refused = VettingResolver::new(false).resolve(name()?).await;
+    let allowed = VettingResolver::new(true).resolve(name()?).await;
+
+    let Err(error) = refused else {
+        anyhow::bail!("loopback refused, yet `localhost` resolved");
+    };
+    match error.downcast_ref::<SsrfError>() {
+        Some(SsrfError::NoAcceptableAddress { addr, rule, .. }) => {
+            assert!(addr.is_loopback(), "{addr}");
+            assert_eq!(*rule, Rule::Loopback);
+            assert!(error.to_string().contains("loopback"), "{error}");
+        }
+        other => anyhow::bail!("expected NoAcceptableAddress, got {other:?} ({error})"),
+    }
+    let addrs: Vec<SocketAddr> = allowed.map_err(|e| anyhow::anyhow!(e))?.collect();
+    assert!(!addrs.is_empty());
+    assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    Ok(())
+}
+
+/// Installed in a reqwest client, the refusal happens before any connection: the listener
+/// counts none, and the request's error carries the refusal. The allowed client reaching the
+/// same listener shows the test would have seen a connection.
+#[tokio::test]
+async fn a_client_with_the_resolver_never_connects_to_a_refused_address() -> anyhow::Result<()> {
+    let (port, connections) = counting_listener().await?;
+    let url = format!("http://localhost:{port}/hook");
+    let client = |allow_loopback| {
+        reqwest::Client::builder()
+            .dns_resolver(VettingResolver::new(allow_loopback))
+            .no_proxy()
+            .build()
+    };
+
+    let refused = client(false)?.post(&url).send().await;
+
+    let Err(error) = refused else {
+        anyhow::bail!("the request to a refused address was sent");
+    };
+    assert!(
+        matches!(
+            ssrf_cause(&error),
+            Some(SsrfError::NoAcceptableAddress {
+                rule: Rule::Loopback,
+                ..
+            })
+        ),
+        "the refusal is the cause: {error:?}"
+    );
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "never connected");
+
+    // The listener drops the connection, so this errors too; what counts is that it connected.
+    let _ = client(true)?.post(&url).send().await;
+    assert!(
+        connections.load(Ordering::SeqCst) >= 1,
+        "the control connected"
+    );
+    Ok(())
+}
+
+/// The rebinding case end to end: an endpoint registered while its name was acceptable, whose
+/// name leads to a refused address when the dispatcher sends. The attempt fails and is recorded
+/// like any failed delivery (and retried on the schedule), and no connection is made.
+#[tokio::test]
+async fn a_delivery_to_a_name_that_resolves_to_a_refused_address_at_send_time_fails_and_is_recorded()
+-> anyhow::Result<()> {
+    for (backend, db) in databases("wh_ssrf_rebind").await? {
+        let label = backend.backend().name();
+        let (port, connections) = counting_listener().await?;
+        let url = format!("http://localhost:{port}/hook");
+        // Registered under loopback allowed: the name passed its check.
+        endpoints::register(&db, &url, &Config::compressed()).await?;
+        let (_, event) = orders::create(&db).await?;
+        let at_send = Config {
+            allow_loopback: false,
+            ..Config::compressed()
+        };
+        let dispatcher = Dispatcher::new(db.clone(), at_send)?;
+
+        let sent = dispatcher.run_once().await?;
+
+        assert_eq!(sent, 1, "{label}: the attempt was made");
+        let log = outbox::deliveries_of(&db, &event.id).await?;
+        let first = log
+            .iter()
+            .find(|d| d.attempt == 1)
+            .ok_or_else(|| anyhow::anyhow!("{label}: no first attempt in {log:#?}"))?;
+        assert_eq!(
+            first.state(),
+            Some(DeliveryStatus::Failed),
+            "{label}: {first:#?}"
+        );
+        assert_eq!(first.response_status, None, "{label}: no HTTP answer");
+        assert!(
+            first.error.as_deref().is_some_and(|e| !e.is_empty()),
+            "{label}: the failure is recorded: {first:#?}"
+        );
+        assert!(
+            log.iter()
+                .any(|d| d.attempt == 2 && d.state() == Some(DeliveryStatus::Pending)),
+            "{label}: retried like any failure: {log:#?}"
+        );
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            0,
+            "{label}: never connected"
+        );
+    }
+    Ok(())
+}
+
+/// An IP literal never reaches a resolver, so the per-attempt check judges it itself, under the
+/// rules and `allow_loopback` of the moment; a name is left to the resolver, with no lookup here.
+#[test]
+fn the_check_before_send_judges_ip_literals_and_leaves_names_to_the_resolver() -> anyhow::Result<()>
+{
+    assert!(matches!(
+        check_before_send("http://127.0.0.1:4000/hook", false),
+        Err(SsrfError::Refused {
+            rule: Rule::Loopback,
+            ..
+        })
+    ));
+    check_before_send("http://127.0.0.1:4000/hook", true)?;
+    assert!(matches!(
+        check_before_send("http://[::ffff:169.254.169.254]/", true),
+        Err(SsrfError::Refused {
+            rule: Rule::CloudMetadata,
+            ..
+        })
+    ));
+    assert!(matches!(
+        check_before_send("http://0x0a.1/", true),
+        Err(SsrfError::Refused {
+            rule: Rule::Private,
+            ..
+        })
+    ));
+    check_before_send("http://93.184.216.34/hook", false)?;
+    // No lookup: this name does not exist, and the check does not find out.
+    check_before_send("http://no-such-host.invalid/hook", false)?;
+    assert!(matches!(
+        check_before_send("http://user:pw@93.184.216.34/", false),
+        Err(SsrfError::UserInfo)
+    ));
     Ok(())
 }
