@@ -4,6 +4,9 @@
 //!
 //! Timings are asserted only with generous bounds: "before the 10 s wait ended", never "within
 //! 50 ms", so a loaded CI machine cannot make a claim flaky.
+//!
+//! Every claim runs against one provider per reachable backend (SQLite always, PostgreSQL when it
+//! answers), one after the other, each on its own database; failures name the backend.
 
 use std::time::{Duration, Instant};
 
@@ -11,31 +14,39 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use serde_json::{Value, json};
 use support::server::{RunningServer, spawn};
-use support::testkit::TestSqlite;
+use support::testkit::TestBackend;
 use webhooks::config::Config;
 use webhooks::provider::{self, Provider};
-use webhooks::store::{self, Db, Target};
+use webhooks::store::Db;
 
-/// A provider on its own SQLite file. The [`TestSqlite`] must outlive the server: dropping it
-/// deletes the file.
+use crate::outbox::databases;
+
+/// A provider on its own database. The [`TestBackend`] must outlive the server: dropping it
+/// removes the database.
 struct Harness {
-    _file: TestSqlite,
+    _backend: TestBackend,
+    /// The backend's name, for assertion messages.
+    label: &'static str,
     db: Db,
     server: RunningServer,
     http: reqwest::Client,
 }
 
-async fn provider(label: &str) -> anyhow::Result<Harness> {
-    let file = TestSqlite::new(label);
-    let db = store::open(&Target::Sqlite(file.path.clone()), 4).await?;
-    let state = Provider::new(db.clone(), Config::compressed());
-    let server = spawn(move |listener| provider::run(listener, state))?;
-    Ok(Harness {
-        _file: file,
-        db,
-        server,
-        http: reqwest::Client::new(),
-    })
+/// One provider per reachable backend, each on a fresh database.
+async fn providers(label: &str) -> anyhow::Result<Vec<Harness>> {
+    let mut out = Vec::new();
+    for (backend, db) in databases(label).await? {
+        let state = Provider::new(db.clone(), Config::compressed());
+        let server = spawn(move |listener| provider::run(listener, state))?;
+        out.push(Harness {
+            label: backend.backend().name(),
+            _backend: backend,
+            db,
+            server,
+            http: reqwest::Client::new(),
+        });
+    }
+    Ok(out)
 }
 
 impl Harness {
@@ -43,14 +54,15 @@ impl Harness {
         let response = self.http.post(self.server.url("/orders")).send().await?;
         anyhow::ensure!(
             response.status() == StatusCode::CREATED,
-            "{}",
+            "{}: {}",
+            self.label,
             response.status()
         );
         let body: Value = response.json().await?;
         body["order"]["id"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| anyhow::anyhow!("no order id in {body}"))
+            .ok_or_else(|| anyhow::anyhow!("{}: no order id in {body}", self.label))
     }
 
     async fn set_state(&self, order: &str, state: &str) -> anyhow::Result<reqwest::Response> {
@@ -88,231 +100,270 @@ fn is_problem(response: &reqwest::Response) -> bool {
 
 #[tokio::test]
 async fn short_polling_returns_exactly_the_events_after_since() -> anyhow::Result<()> {
-    let h = provider("wh_poll_short").await?;
-    let order = h.create_order().await?;
-    h.set_state(&order, "paid").await?;
-    h.set_state(&order, "shipped").await?;
-    let all: Value = h.events("since=0").await?.json().await?;
-    let all = seqs(&all);
-    assert_eq!(all.len(), 3, "created, paid, shipped: {all:?}");
+    for h in providers("wh_poll_short").await? {
+        let label = h.label;
+        let order = h.create_order().await?;
+        h.set_state(&order, "paid").await?;
+        h.set_state(&order, "shipped").await?;
+        let all: Value = h.events("since=0").await?.json().await?;
+        let all = seqs(&all);
+        assert_eq!(all.len(), 3, "{label}: created, paid, shipped: {all:?}");
 
-    let response = h.events(&format!("since={}", all[0])).await?;
+        let response = h.events(&format!("since={}", all[0])).await?;
 
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await?;
-    assert_eq!(seqs(&body), all[1..].to_vec());
-    assert_eq!(body["next_since"].as_i64(), Some(all[2]));
-    let limited: Value = h.events("since=0&limit=1").await?.json().await?;
-    assert_eq!(seqs(&limited), vec![all[0]], "limit caps the page");
-    h.server.stop().await;
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        let body: Value = response.json().await?;
+        assert_eq!(seqs(&body), all[1..].to_vec(), "{label}");
+        assert_eq!(body["next_since"].as_i64(), Some(all[2]), "{label}");
+        let limited: Value = h.events("since=0&limit=1").await?.json().await?;
+        assert_eq!(seqs(&limited), vec![all[0]], "{label}: limit caps the page");
+        h.server.stop().await;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn conditional_polling_is_a_bodiless_304_until_something_changes() -> anyhow::Result<()> {
-    let h = provider("wh_poll_conditional").await?;
-    let order = h.create_order().await?;
-    let first = h.events("since=0").await?;
-    let etag = first
-        .headers()
-        .get(ETAG)
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("no ETag"))?;
-    let conditional = || {
-        h.http
-            .get(h.server.url("/events?since=0"))
-            .header(IF_NONE_MATCH, etag.clone())
-            .send()
-    };
+    for h in providers("wh_poll_conditional").await? {
+        let label = h.label;
+        let order = h.create_order().await?;
+        let first = h.events("since=0").await?;
+        let etag = first
+            .headers()
+            .get(ETAG)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("{label}: no ETag"))?;
+        let conditional = || {
+            h.http
+                .get(h.server.url("/events?since=0"))
+                .header(IF_NONE_MATCH, etag.clone())
+                .send()
+        };
 
-    let unchanged = conditional().await?;
+        let unchanged = conditional().await?;
 
-    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
-    assert!(unchanged.bytes().await?.is_empty(), "a 304 has no body");
+        assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED, "{label}");
+        assert!(
+            unchanged.bytes().await?.is_empty(),
+            "{label}: a 304 has no body"
+        );
 
-    h.set_state(&order, "paid").await?;
-    let changed = conditional().await?;
+        h.set_state(&order, "paid").await?;
+        let changed = conditional().await?;
 
-    assert_eq!(changed.status(), StatusCode::OK);
-    let new_etag = changed.headers().get(ETAG).cloned();
-    assert!(new_etag.is_some() && new_etag != Some(etag), "a new ETag");
-    let body: Value = changed.json().await?;
-    assert_eq!(seqs(&body).len(), 2);
-    h.server.stop().await;
+        assert_eq!(changed.status(), StatusCode::OK, "{label}");
+        let new_etag = changed.headers().get(ETAG).cloned();
+        assert!(
+            new_etag.is_some() && new_etag != Some(etag),
+            "{label}: a new ETag"
+        );
+        let body: Value = changed.json().await?;
+        assert_eq!(seqs(&body).len(), 2, "{label}");
+        h.server.stop().await;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn long_polling_returns_as_soon_as_an_event_arrives() -> anyhow::Result<()> {
-    let h = provider("wh_poll_long").await?;
-    let order = h.create_order().await?;
-    let first: Value = h.events("since=0").await?.json().await?;
-    let since = first["next_since"].as_i64().unwrap_or_default();
-    let started = Instant::now();
-    let query = format!("since={since}&wait=10");
-    let held = h.events(&query);
-    let change = async {
-        // Let the poll be held first; the claim holds even if the change wins this race.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        h.set_state(&order, "paid").await
-    };
+    for h in providers("wh_poll_long").await? {
+        let label = h.label;
+        let order = h.create_order().await?;
+        let first: Value = h.events("since=0").await?.json().await?;
+        let since = first["next_since"].as_i64().unwrap_or_default();
+        let started = Instant::now();
+        let query = format!("since={since}&wait=10");
+        let held = h.events(&query);
+        let change = async {
+            // Let the poll be held first; the claim holds even if the change wins this race.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            h.set_state(&order, "paid").await
+        };
 
-    let (response, changed) = tokio::join!(held, change);
+        let (response, changed) = tokio::join!(held, change);
 
-    assert_eq!(changed?.status(), StatusCode::OK);
-    let response = response?;
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await?;
-    assert_eq!(seqs(&body).len(), 1, "the one new event: {body}");
-    assert!(
-        started.elapsed() < Duration::from_secs(8),
-        "returned before the 10 s wait ended ({:?})",
-        started.elapsed()
-    );
-    h.server.stop().await;
+        assert_eq!(changed?.status(), StatusCode::OK, "{label}");
+        let response = response?;
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        let body: Value = response.json().await?;
+        assert_eq!(seqs(&body).len(), 1, "{label}: the one new event: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "{label}: returned before the 10 s wait ended ({:?})",
+            started.elapsed()
+        );
+        h.server.stop().await;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn long_polling_times_out_cleanly_with_no_events() -> anyhow::Result<()> {
-    let h = provider("wh_poll_timeout").await?;
-    h.create_order().await?;
-    let first = h.events("since=0").await?;
-    let etag = first.headers().get(ETAG).cloned();
-    let since = first.json::<Value>().await?["next_since"]
-        .as_i64()
-        .unwrap_or_default();
-    let started = Instant::now();
+    for h in providers("wh_poll_timeout").await? {
+        let label = h.label;
+        h.create_order().await?;
+        let first = h.events("since=0").await?;
+        let etag = first.headers().get(ETAG).cloned();
+        let since = first.json::<Value>().await?["next_since"]
+            .as_i64()
+            .unwrap_or_default();
+        let started = Instant::now();
 
-    let response = h.events(&format!("since={since}&wait=1")).await?;
+        let response = h.events(&format!("since={since}&wait=1")).await?;
 
-    assert!(
-        started.elapsed() >= Duration::from_millis(900),
-        "it was held"
-    );
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await?;
-    assert_eq!(seqs(&body), Vec::<i64>::new());
-    assert_eq!(body["next_since"].as_i64(), Some(since));
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "{label}: it was held"
+        );
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        let body: Value = response.json().await?;
+        assert_eq!(seqs(&body), Vec::<i64>::new(), "{label}");
+        assert_eq!(body["next_since"].as_i64(), Some(since), "{label}");
 
-    let mut conditional = h
-        .http
-        .get(h.server.url(&format!("/events?since={since}&wait=1")));
-    if let Some(etag) = etag {
-        conditional = conditional.header(IF_NONE_MATCH, etag);
+        let mut conditional = h
+            .http
+            .get(h.server.url(&format!("/events?since={since}&wait=1")));
+        if let Some(etag) = etag {
+            conditional = conditional.header(IF_NONE_MATCH, etag);
+        }
+        let unchanged = conditional.send().await?;
+        assert_eq!(
+            unchanged.status(),
+            StatusCode::NOT_MODIFIED,
+            "{label}: the current ETag sent: 304"
+        );
+        h.server.stop().await;
     }
-    let unchanged = conditional.send().await?;
-    assert_eq!(
-        unchanged.status(),
-        StatusCode::NOT_MODIFIED,
-        "the current ETag sent: 304"
-    );
-    h.server.stop().await;
     Ok(())
 }
 
 #[tokio::test]
 async fn a_bad_since_or_wait_is_a_400_problem() -> anyhow::Result<()> {
-    let h = provider("wh_poll_bad").await?;
-    for query in [
-        "since=abc",
-        "since=-1",
-        "wait=31",
-        "wait=soon",
-        "limit=0",
-        "limit=101",
-    ] {
-        let response = h.events(query).await?;
+    for h in providers("wh_poll_bad").await? {
+        let label = h.label;
+        for query in [
+            "since=abc",
+            "since=-1",
+            "wait=31",
+            "wait=soon",
+            "limit=0",
+            "limit=101",
+        ] {
+            let response = h.events(query).await?;
 
-        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{query}");
-        assert!(is_problem(&response), "{query}: problem+json");
+            assert_eq!(
+                response.status(),
+                StatusCode::BAD_REQUEST,
+                "{label}: {query}"
+            );
+            assert!(is_problem(&response), "{label}: {query}: problem+json");
+        }
+        h.server.stop().await;
     }
-    h.server.stop().await;
     Ok(())
 }
 
 #[tokio::test]
 async fn an_ssrf_refused_endpoint_is_a_422_and_stores_nothing() -> anyhow::Result<()> {
-    let h = provider("wh_poll_ssrf").await?;
-
-    let response = h
-        .http
-        .post(h.server.url("/endpoints"))
-        .json(&json!({ "url": "http://169.254.169.254/latest/meta-data" }))
-        .send()
-        .await?;
-
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(is_problem(&response));
-    let problem: Value = response.json().await?;
-    assert!(
-        problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
-        "the problem names the rule: {problem}"
-    );
     use diesel::prelude::*;
     use webhooks::store::schema::webhooks_endpoints::dsl as e;
-    let stored: i64 =
-        h.db.interact(|c| e::webhooks_endpoints.count().get_result(c))
+    for h in providers("wh_poll_ssrf").await? {
+        let label = h.label;
+
+        let response = h
+            .http
+            .post(h.server.url("/endpoints"))
+            .json(&json!({ "url": "http://169.254.169.254/latest/meta-data" }))
+            .send()
             .await?;
-    assert_eq!(stored, 0);
-    h.server.stop().await;
+
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{label}"
+        );
+        assert!(is_problem(&response), "{label}: problem+json");
+        let problem: Value = response.json().await?;
+        assert!(
+            problem["detail"].as_str().is_some_and(|d| !d.is_empty()),
+            "{label}: the problem names the rule: {problem}"
+        );
+        let stored: i64 =
+            h.db.interact(|c| e::webhooks_endpoints.count().get_result(c))
+                .await?;
+        assert_eq!(stored, 0, "{label}: nothing stored");
+        h.server.stop().await;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn a_registered_endpoint_shows_its_secret_once_and_has_a_delivery_log() -> anyhow::Result<()>
 {
-    let h = provider("wh_poll_register").await?;
-    let response = h
-        .http
-        .post(h.server.url("/endpoints"))
-        .json(&json!({ "url": "http://127.0.0.1:9/hook" }))
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await?;
-    assert!(
-        body["secret"]
-            .as_str()
-            .is_some_and(|s| s.starts_with("whsec_"))
-    );
-    let id = body["id"].as_str().unwrap_or_default().to_owned();
-    h.create_order().await?;
+    for h in providers("wh_poll_register").await? {
+        let label = h.label;
+        let response = h
+            .http
+            .post(h.server.url("/endpoints"))
+            .json(&json!({ "url": "http://127.0.0.1:9/hook" }))
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::CREATED, "{label}");
+        let body: Value = response.json().await?;
+        assert!(
+            body["secret"]
+                .as_str()
+                .is_some_and(|s| s.starts_with("whsec_")),
+            "{label}: the secret is shown: {body}"
+        );
+        let id = body["id"].as_str().unwrap_or_default().to_owned();
+        h.create_order().await?;
 
-    let log = h
-        .http
-        .get(h.server.url(&format!("/endpoints/{id}/deliveries")))
-        .send()
-        .await?;
+        let log = h
+            .http
+            .get(h.server.url(&format!("/endpoints/{id}/deliveries")))
+            .send()
+            .await?;
 
-    assert_eq!(log.status(), StatusCode::OK);
-    let log: Value = log.json().await?;
-    assert_eq!(log["deliveries"].as_array().map(Vec::len), Some(1));
-    assert!(
-        !log.to_string().contains("whsec_"),
-        "the log never shows the secret"
-    );
-    h.server.stop().await;
+        assert_eq!(log.status(), StatusCode::OK, "{label}");
+        let log: Value = log.json().await?;
+        assert_eq!(
+            log["deliveries"].as_array().map(Vec::len),
+            Some(1),
+            "{label}: {log}"
+        );
+        assert!(
+            !log.to_string().contains("whsec_"),
+            "{label}: the log never shows the secret"
+        );
+        h.server.stop().await;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn an_invalid_state_transition_is_a_409_and_writes_no_event() -> anyhow::Result<()> {
-    let h = provider("wh_poll_invalid").await?;
-    let order = h.create_order().await?;
-    let before: Value = h.events("since=0").await?.json().await?;
+    for h in providers("wh_poll_invalid").await? {
+        let label = h.label;
+        let order = h.create_order().await?;
+        let before: Value = h.events("since=0").await?.json().await?;
 
-    let refused = h.set_state(&order, "delivered").await?;
+        let refused = h.set_state(&order, "delivered").await?;
 
-    assert_eq!(refused.status(), StatusCode::CONFLICT);
-    assert!(is_problem(&refused));
-    let after: Value = h.events("since=0").await?.json().await?;
-    assert_eq!(seqs(&after), seqs(&before));
-    let unknown = h.set_state("ord_missing", "paid").await?;
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    let nonsense = h.set_state(&order, "teleported").await?;
-    assert_eq!(nonsense.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    h.server.stop().await;
+        assert_eq!(refused.status(), StatusCode::CONFLICT, "{label}");
+        assert!(is_problem(&refused), "{label}: problem+json");
+        let after: Value = h.events("since=0").await?.json().await?;
+        assert_eq!(seqs(&after), seqs(&before), "{label}: no new event");
+        let unknown = h.set_state("ord_missing", "paid").await?;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND, "{label}");
+        let nonsense = h.set_state(&order, "teleported").await?;
+        assert_eq!(
+            nonsense.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{label}"
+        );
+        h.server.stop().await;
+    }
     Ok(())
 }
 
@@ -338,72 +389,86 @@ async fn read_until(
 #[tokio::test]
 async fn server_sent_events_push_each_event_as_it_commits_with_its_seq_as_id() -> anyhow::Result<()>
 {
-    let h = provider("wh_poll_sse").await?;
-    let order = h.create_order().await?;
-    let first: Value = h.events("since=0").await?.json().await?;
-    let created = seqs(&first)[0];
-    let mut response = h
-        .http
-        .get(h.server.url("/events/stream?since=0"))
-        .send()
-        .await?;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(
-        response
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("text/event-stream"))
-    );
-    let mut seen = String::new();
-    read_until(
-        &mut response,
-        &mut seen,
-        &format!("id: {created}\n"),
-        Duration::from_secs(10),
-    )
-    .await?;
+    for h in providers("wh_poll_sse").await? {
+        let label = h.label;
+        let order = h.create_order().await?;
+        let first: Value = h.events("since=0").await?.json().await?;
+        let created = seqs(&first)[0];
+        let mut response = h
+            .http
+            .get(h.server.url("/events/stream?since=0"))
+            .send()
+            .await?;
+        assert_eq!(response.status(), StatusCode::OK, "{label}");
+        assert!(
+            response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("text/event-stream")),
+            "{label}: an event stream"
+        );
+        let mut seen = String::new();
+        read_until(
+            &mut response,
+            &mut seen,
+            &format!("id: {created}\n"),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|e| e.context(label))?;
 
-    h.set_state(&order, "paid").await?;
+        h.set_state(&order, "paid").await?;
 
-    read_until(
-        &mut response,
-        &mut seen,
-        "event: order.paid\n",
-        Duration::from_secs(10),
-    )
-    .await?;
-    assert!(seen.contains(&format!("id: {}\n", created + 1)), "{seen}");
-    drop(response);
-    // The stream never ends by itself; stop without waiting for it.
-    h.server.kill().await;
+        read_until(
+            &mut response,
+            &mut seen,
+            "event: order.paid\n",
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|e| e.context(label))?;
+        assert!(
+            seen.contains(&format!("id: {}\n", created + 1)),
+            "{label}: {seen}"
+        );
+        drop(response);
+        // The stream never ends by itself; stop without waiting for it.
+        h.server.kill().await;
+    }
     Ok(())
 }
 
 #[tokio::test]
 async fn a_reconnecting_stream_resumes_after_its_last_event_id() -> anyhow::Result<()> {
-    let h = provider("wh_poll_sse_resume").await?;
-    let order = h.create_order().await?;
-    h.set_state(&order, "paid").await?;
-    let all = seqs(&h.events("since=0").await?.json().await?);
+    for h in providers("wh_poll_sse_resume").await? {
+        let label = h.label;
+        let order = h.create_order().await?;
+        h.set_state(&order, "paid").await?;
+        let all = seqs(&h.events("since=0").await?.json().await?);
 
-    let mut response = h
-        .http
-        .get(h.server.url("/events/stream?since=0"))
-        .header("Last-Event-ID", all[0].to_string())
-        .send()
-        .await?;
+        let mut response = h
+            .http
+            .get(h.server.url("/events/stream?since=0"))
+            .header("Last-Event-ID", all[0].to_string())
+            .send()
+            .await?;
 
-    let mut seen = String::new();
-    read_until(
-        &mut response,
-        &mut seen,
-        "event: order.paid\n",
-        Duration::from_secs(10),
-    )
-    .await?;
-    assert!(!seen.contains("order.created"), "already seen: {seen}");
-    drop(response);
-    h.server.kill().await;
+        let mut seen = String::new();
+        read_until(
+            &mut response,
+            &mut seen,
+            "event: order.paid\n",
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|e| e.context(label))?;
+        assert!(
+            !seen.contains("order.created"),
+            "{label}: already seen: {seen}"
+        );
+        drop(response);
+        h.server.kill().await;
+    }
     Ok(())
 }
