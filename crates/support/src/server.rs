@@ -61,7 +61,16 @@ where
 /// Binds `127.0.0.1:0`, builds the server with `make`, and spawns it on the current runtime.
 /// Must be called from within a Tokio runtime (`#[actix_web::main]`, `#[tokio::test]`, ...).
 pub fn spawn(make: impl FnOnce(TcpListener) -> io::Result<Server>) -> io::Result<RunningServer> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
+    spawn_on(TcpListener::bind("127.0.0.1:0")?, make)
+}
+
+/// [`spawn`] on a listener the caller bound: when the address must be known before the
+/// server's state can be built (a webhook endpoint registered before its consumer has its
+/// secret), or when a restarted server must come back on the same port.
+pub fn spawn_on(
+    listener: TcpListener,
+    make: impl FnOnce(TcpListener) -> io::Result<Server>,
+) -> io::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let server = make(listener)?;
     let handle = server.handle();

@@ -109,6 +109,8 @@ pub struct ConsumerState {
     queue: mpsc::Sender<Received>,
     /// Milliseconds every acknowledgement is held back; see [`ConsumerState::set_ack_delay`].
     ack_delay: Arc<AtomicU64>,
+    /// The ids of duplicate deliveries acknowledged, in arrival order.
+    duplicates: Arc<Mutex<Vec<String>>>,
 }
 
 impl ConsumerState {
@@ -120,6 +122,15 @@ impl ConsumerState {
     pub fn set_ack_delay(&self, delay: Duration) {
         let ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX);
         self.ack_delay.store(ms, Ordering::Relaxed);
+    }
+
+    /// The `webhook-id` of every duplicate delivery acknowledged so far, in arrival order: what
+    /// a production consumer exports as a counter, to see how often its provider retries.
+    pub fn duplicates(&self) -> Vec<String> {
+        self.duplicates
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
     }
 
     /// Answers 200, after the acknowledgement delay if one is set.
@@ -195,6 +206,7 @@ impl Consumer {
             seen: Arc::new(Mutex::new(HashSet::new())),
             queue,
             ack_delay: Arc::new(AtomicU64::new(0)),
+            duplicates: Arc::new(Mutex::new(Vec::new())),
         };
         (state, log)
     }
@@ -325,6 +337,9 @@ async fn receive(
         .insert(verified.id.clone());
     if !first_time {
         tracing::debug!(id = %verified.id, "duplicate delivery acknowledged");
+        if let Ok(mut duplicates) = state.duplicates.lock() {
+            duplicates.push(verified.id);
+        }
         return Ok(state.acknowledge().await);
     }
 

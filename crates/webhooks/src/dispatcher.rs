@@ -182,6 +182,16 @@ impl Dispatcher {
 
     /// POSTs one event, signed for this attempt, and says how it went.
     async fn send(&self, job: &Job) -> Outcome {
+        // Names are vetted by the client's resolver at connect time; an IP literal never reaches
+        // it, so it is judged here, at every attempt, not only at registration.
+        if let Err(e) =
+            crate::ssrf::check_before_send(&job.endpoint.url, self.config.allow_loopback)
+        {
+            return Outcome::Failed {
+                status: None,
+                error: format!("not sent: {e}"),
+            };
+        }
         let body = body(&job.event);
         let signer = match job.endpoint.signer() {
             Ok(signer) => signer,
@@ -404,11 +414,29 @@ fn body(event: &Event) -> String {
 fn describe_error(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
         format!("no answer within {}", retry::human(timeout))
+    } else if let Some(refused) = ssrf_cause(e) {
+        // The rule, not the address: the log is shown to the endpoint's owner, and what a name
+        // resolves to inside the provider's network is not theirs to learn.
+        format!("not sent: the host resolves only to {}", refused.describe())
     } else if e.is_connect() {
         "could not connect".to_owned()
     } else {
         format!("request failed: {e}")
     }
+}
+
+/// The rule that refused every address of the host, when the resolver is why `e` failed.
+fn ssrf_cause(e: &reqwest::Error) -> Option<crate::ssrf::Rule> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(crate::ssrf::SsrfError::NoAcceptableAddress { rule, .. }) =
+            c.downcast_ref::<crate::ssrf::SsrfError>()
+        {
+            return Some(*rule);
+        }
+        cause = c.source();
+    }
+    None
 }
 
 fn millis(d: Duration) -> Millis {

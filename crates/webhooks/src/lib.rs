@@ -19,12 +19,13 @@
 //! | [`retry`] | when to try again: the schedule, bounded jitter, the point of giving up |
 //! | [`provider`] | the provider's HTTP routes: orders, endpoints, the delivery log, redelivery, short, conditional and long polling, server-sent events |
 //! | [`error`] | the provider's one error type, each failure mapped to its HTTP status as problem+json |
-//!
-//! (In progress: the demo joins this map when it lands.)
+//! | [`serve`] | `webhooks serve`: the provider with its dispatcher, on PostgreSQL or SQLite |
+//! | [`demo`] | every method on the same events, an outage, the attacks, the goals, "what you just saw" |
 #![doc = include_str!("../README.md")]
 
 pub mod config;
 pub mod consumer;
+pub mod demo;
 pub mod dispatcher;
 pub mod endpoints;
 pub mod error;
@@ -32,6 +33,7 @@ pub mod orders;
 pub mod outbox;
 pub mod provider;
 pub mod retry;
+pub mod serve;
 pub mod signature;
 pub mod ssrf;
 pub mod store;

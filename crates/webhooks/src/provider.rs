@@ -3,7 +3,7 @@
 //!
 //! | route | what it does |
 //! |---|---|
-//! | `POST /orders` | creates an order (201) and its `order.created` event |
+//! | `POST /orders` | creates an order (201) and its `order.created` event; `committed_at` says when it committed |
 //! | `POST /orders/{id}/state` | `{"state": "paid"}`: moves it (200); 409 for a move the order cannot make |
 //! | `POST /endpoints` | `{"url": ...}`: registers after the SSRF check (201, the `whsec_` secret shown once); 422 when refused |
 //! | `GET /endpoints/{id}/deliveries` | the endpoint's delivery log, every attempt |
@@ -119,10 +119,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, data: web::Data<Provider>) {
 
 async fn create_order(state: web::Data<Provider>) -> Result<HttpResponse, Error> {
     let (order, event) = orders::create(&state.db).await?;
+    let committed_at = chrono::Utc::now();
     state.announce();
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/orders/{}", order.id)))
-        .json(json!({ "order": order, "event": event })))
+        .json(json!({ "order": order, "event": event, "committed_at": committed_at })))
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,11 +139,13 @@ async fn change_state(
     let next =
         OrderState::parse(&body.state).ok_or_else(|| Error::UnknownState(body.state.clone()))?;
     let event = orders::change_state(&state.db, &id, next).await?;
+    let committed_at = chrono::Utc::now();
     // After the commit, never before: a poll woken earlier would find nothing and sleep again.
     state.announce();
     Ok(HttpResponse::Ok().json(json!({
         "order": { "id": id.as_str(), "state": next },
         "event": event,
+        "committed_at": committed_at,
     })))
 }
 

@@ -76,7 +76,8 @@ pub enum Rule {
 }
 
 impl Rule {
-    fn describe(self) -> &'static str {
+    /// The rule in a word or two ("loopback", "private"), for messages.
+    pub fn describe(self) -> &'static str {
         match self {
             Rule::Loopback => "loopback",
             Rule::Private => "private",

@@ -54,6 +54,7 @@ async fn a_valid_delivery_is_processed_once_even_when_delivered_three_times() ->
     let secret = Secret::generate();
     let signer = Signer::new(secret.clone());
     let (state, log) = Consumer::new(vec![secret], Config::default().tolerance).start();
+    let counted = state.clone();
     let server = support::server::spawn(|l| consumer::run(l, state))?;
     let client = reqwest::Client::new();
     let url = server.url(consumer::PATH);
@@ -70,6 +71,11 @@ async fn a_valid_delivery_is_processed_once_even_when_delivered_three_times() ->
     // Assert
     assert_eq!(statuses, vec![reqwest::StatusCode::OK; 3]);
     assert_eq!(ids(&log), ["evt_1", "evt_marker"]);
+    assert_eq!(
+        counted.duplicates(),
+        ["evt_1", "evt_1"],
+        "both repeats counted"
+    );
     assert_eq!(processed[0].payload["order"], "ord_1");
     assert!(processed[0].received_at <= processed[0].processed_at);
     server.stop().await;
