@@ -3,10 +3,14 @@
 
 use std::time::Duration;
 
+use support::clock::ManualClock;
 use support::server::RunningServer;
 use support::testkit::{TestBackend, every_backend};
+use uploads::config::S3Config;
 use uploads::inspect::{Allowlist, Limits};
 use uploads::metadata::{self, Backend, Db, Status};
+use uploads::object_store::{LocalS3, ObjectStore};
+use uploads::presigned::Direct;
 use uploads::storage::StorageDir;
 use uploads::{Shared, http};
 
@@ -19,6 +23,10 @@ pub struct Fixture {
     pub server: RunningServer,
     pub shared: Shared,
     pub client: reqwest::Client,
+    pub direct: Direct,
+    pub clock: ManualClock,
+    /// The storage server, stopped with the fixture.
+    pub _s3: LocalS3,
     // Dropped last: the directory and database outlive the server that uses them.
     _dir: tempfile::TempDir,
     _database: TestBackend,
@@ -43,12 +51,39 @@ pub async fn fixtures(label: &str) -> anyhow::Result<Vec<Fixture>> {
             limits: test_limits(),
             allow: Allowlist::default(),
         };
-        let server = support::server::spawn(|l| http::run(l, shared.clone()))?;
+        let (access, secret) = uploads::config::random_credentials();
+        let s3 = LocalS3::start(&dir.path().join("objects"), &access, &secret).await?;
+        let store = ObjectStore::new(
+            s3.endpoint.clone(),
+            &S3Config {
+                endpoint: Some(s3.endpoint.clone()),
+                bucket: "uploads".to_owned(),
+                region: "us-east-1".to_owned(),
+                access_key: access,
+                secret_key: uploads::config::Secret::new(secret),
+            },
+        )?;
+        store.ensure_bucket().await?;
+        let clock = ManualClock::starting_now();
+        let direct = Direct {
+            store,
+            ttl: Duration::from_secs(300),
+            deadline: Duration::from_secs(3600),
+            clock: std::sync::Arc::new(clock.clone()),
+        };
+        let state = http::AppState {
+            shared: shared.clone(),
+            direct: Some(direct.clone()),
+        };
+        let server = support::server::spawn(|l| http::run(l, state))?;
         out.push(Fixture {
             backend: database.backend(),
             server,
             shared,
             client: client()?,
+            direct,
+            clock,
+            _s3: s3,
             _dir: dir,
             _database: database,
         });
@@ -118,6 +153,12 @@ impl Fixture {
             self.backend
         );
         Ok(())
+    }
+
+    /// The manual clock's current time.
+    pub fn clock_now(&self) -> u64 {
+        use support::clock::Clock as _;
+        self.clock.now()
     }
 
     pub async fn ready_rows(&self) -> anyhow::Result<i64> {

@@ -3,6 +3,8 @@
 
 mod backend;
 mod common;
+mod direct;
 mod hostile;
 mod multipart;
 mod names;
+mod sigv4;
