@@ -15,13 +15,25 @@ use support::routing::endpoint;
 
 use crate::context::Shared;
 use crate::presigned::{self, Direct};
-use crate::{download, through_backend};
+use crate::{download, headers, through_backend, tus};
 
 /// What the server runs with. `direct: None` serves the backend path alone (no object store).
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub shared: Shared,
     pub direct: Option<Direct>,
+    /// tus's per-upload locks, shared by every worker.
+    pub tus_locks: tus::Locks,
+}
+
+impl AppState {
+    pub fn new(shared: Shared, direct: Option<Direct>) -> Self {
+        Self {
+            shared,
+            direct,
+            tus_locks: tus::Locks::default(),
+        }
+    }
 }
 
 /// Mounts every path.
@@ -29,7 +41,25 @@ pub fn configure(state: AppState) -> impl Fn(&mut web::ServiceConfig) + Clone + 
     move |cfg| {
         cfg.app_data(web::Data::new(state.shared.clone()))
             .service(endpoint(through_backend::PATH).post(through_backend::upload))
-            .service(endpoint(download::PATH).get(download::get));
+            .service(endpoint(download::PATH).get(download::get))
+            .app_data(web::Data::new(state.tus_locks.clone()))
+            .service(
+                endpoint(tus::PATH)
+                    .post(tus::create)
+                    .options_header(headers::TUS_RESUMABLE, headers::TUS_VERSION_VALUE)
+                    .options_header(headers::TUS_VERSION, headers::TUS_VERSION_VALUE)
+                    .options_header(tus::TUS_EXTENSION, tus::EXTENSIONS)
+                    .options_header(tus::TUS_CHECKSUM_ALGORITHM, tus::CHECKSUM_ALGORITHMS)
+                    .options_header(
+                        tus::TUS_MAX_SIZE,
+                        &state.shared.limits.max_bytes.to_string(),
+                    ),
+            )
+            .service(
+                endpoint(tus::UPLOAD_PATH)
+                    .method(actix_web::http::Method::HEAD, tus::head)
+                    .patch(tus::patch),
+            );
         if let Some(direct) = &state.direct {
             cfg.app_data(web::Data::new(direct.clone()))
                 .service(endpoint(presigned::PUT_PATH).post(presigned::announce_put))

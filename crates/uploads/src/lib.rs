@@ -16,6 +16,7 @@
 
 pub mod config;
 pub mod context;
+pub mod demo;
 pub mod download;
 pub mod error;
 pub mod headers;
@@ -28,6 +29,7 @@ pub mod presigned;
 pub mod schema;
 pub mod storage;
 pub mod through_backend;
+pub mod tus;
 
 pub use config::Config;
 pub use context::Shared;

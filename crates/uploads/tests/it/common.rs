@@ -71,10 +71,7 @@ pub async fn fixtures(label: &str) -> anyhow::Result<Vec<Fixture>> {
             deadline: Duration::from_secs(3600),
             clock: std::sync::Arc::new(clock.clone()),
         };
-        let state = http::AppState {
-            shared: shared.clone(),
-            direct: Some(direct.clone()),
-        };
+        let state = http::AppState::new(shared.clone(), Some(direct.clone()));
         let server = support::server::spawn(|l| http::run(l, state))?;
         out.push(Fixture {
             backend: database.backend(),

@@ -8,3 +8,4 @@ mod hostile;
 mod multipart;
 mod names;
 mod sigv4;
+mod tus;
