@@ -14,6 +14,7 @@
 //! | [`headers`] | header names more than one module uses |
 //! | [`http`] | the server: every path mounted side by side |
 
+pub mod app;
 pub mod config;
 pub mod context;
 pub mod demo;

@@ -57,9 +57,9 @@ pub async fn open(path: &Path) -> anyhow::Result<tokio::fs::File> {
         .with_context(|| format!("Failed to open {}", path.display()))
 }
 
-/// Sends a `PATCH` for `total` bytes at `offset` over a raw connection, writes only the first
-/// `send` of them, then closes the socket: a connection lost mid-upload, exactly as the server
-/// sees one (the bytes before the cut arrived, the rest never will). Returns the bytes written.
+/// Sends a `PATCH` of `body` at `offset` over a raw connection, writes only the first `send`
+/// bytes, then closes the socket: a connection lost mid-upload, exactly as the server sees one
+/// (the bytes before the cut arrived, the rest never will). Returns the bytes written.
 pub async fn interrupted_patch(
     addr: std::net::SocketAddr,
     path: &str,
@@ -68,19 +68,35 @@ pub async fn interrupted_patch(
     body: &[u8],
     send: usize,
 ) -> anyhow::Result<u64> {
-    let mut socket = tokio::net::TcpStream::connect(addr).await?;
     let head = format!(
         "PATCH {path} HTTP/1.1\r\nHost: {addr}\r\nx-owner: {owner}\r\nTus-Resumable: 1.0.0\r\n\
          Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\n\
          Content-Length: {}\r\n\r\n",
         body.len()
     );
-    socket.write_all(head.as_bytes()).await?;
     let part = &body[..send.min(body.len())];
-    socket.write_all(part).await?;
+    cut_request(
+        addr,
+        head.as_bytes(),
+        &mut std::io::Cursor::new(part),
+        part.len() as u64,
+    )
+    .await
+}
+
+/// Writes `head`, then `send` bytes read from `body`, then closes the connection.
+pub async fn cut_request(
+    addr: std::net::SocketAddr,
+    head: &[u8],
+    body: &mut (impl tokio::io::AsyncRead + Unpin),
+    send: u64,
+) -> anyhow::Result<u64> {
+    let mut socket = tokio::net::TcpStream::connect(addr).await?;
+    socket.write_all(head).await?;
+    let mut limited = tokio::io::AsyncReadExt::take(body, send);
+    let written = tokio::io::copy(&mut limited, &mut socket).await?;
     socket.flush().await?;
-    // Closing both directions: the server reads what was sent, then the end of the stream.
+    // Closing our side: the server reads what was sent, then the end of the stream.
     socket.shutdown().await?;
-    drop(socket);
-    Ok(part.len() as u64)
+    Ok(written)
 }
