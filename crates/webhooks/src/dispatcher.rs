@@ -11,9 +11,9 @@
 //! - the endpoint's `disable_after`-th failure in a row disables it, with the reason stored where
 //!   its owner's API shows it, and its other pending attempts are closed.
 //!
-//! **Claiming.** On PostgreSQL the claim is `SELECT … FOR UPDATE SKIP LOCKED`, then a lease
-//! (`locked_until`) on the rows it got, in one transaction: several dispatchers can run, and each
-//! skips the rows another is claiming instead of waiting for them. The lease, not a lock held
+//! **Claiming.** On PostgreSQL the claim is one statement: an `UPDATE` that sets a lease
+//! (`locked_until`) on the rows a `SELECT … FOR UPDATE SKIP LOCKED` found: several dispatchers
+//! can run, and each skips the rows another is claiming instead of waiting for them. The lease, not a lock held
 //! during the HTTP call, is what keeps a claimed row from being sent twice; a dispatcher that dies
 //! mid-send leaves a lease that runs out, and another sends the row again (at least once, never
 //! lost). SQLite has no row locks: one dispatcher per database file.
@@ -289,51 +289,91 @@ impl DispatcherHandle {
 /// Claims up to [`BATCH`] due attempts by leasing them until `lease`, and loads what sending
 /// them needs.
 fn claim(c: &mut AnyConnection, now: Millis, lease: Millis) -> QueryResult<Vec<Job>> {
-    c.write_transaction(|c| {
-        let due = d::table
-            .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
-            .filter(d::scheduled_at.le(now))
-            .filter(d::locked_until.is_null().or(d::locked_until.le(now)))
-            .order(d::scheduled_at.asc())
-            .limit(BATCH)
-            .select(d::id);
-        let ids: Vec<String> = match c {
-            AnyConnection::Postgresql(pg) => {
-                // The lease is advisory: if a crash loses it, the row is claimable again and is
-                // sent again, which at-least-once delivery allows and the consumer's dedupe
-                // absorbs. So its commit need not wait for the WAL flush, the one disk wait
-                // between "event committed" and "webhook sent". The outcome's record (after the
-                // send) keeps the full durability.
-                diesel::sql_query("SET LOCAL synchronous_commit = off").execute(pg)?;
-                due.for_update().skip_locked().load(pg)?
-            }
-            AnyConnection::Sqlite(lite) => due.load(lite)?,
-        };
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    let ids = match c {
+        AnyConnection::Postgresql(pg) => lease_in_one_statement(pg, now, lease)?,
+        AnyConnection::Sqlite(_) => {
+            c.write_transaction(|c| lease_in_a_transaction(c, now, lease))?
         }
+    };
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Outside the lease's transaction: the rows are ours until the lease ends either way.
+    let rows: Vec<(Delivery, Event, Endpoint)> = d::table
+        .inner_join(o::table.on(o::id.eq(d::event_id)))
+        .inner_join(e::table)
+        .filter(d::id.eq_any(&ids))
+        .select((
+            Delivery::as_select(),
+            Event::as_select(),
+            Endpoint::as_select(),
+        ))
+        .load(c)?;
+    Ok(rows
+        .into_iter()
+        .map(|(delivery, event, endpoint)| Job {
+            delivery,
+            event,
+            endpoint,
+        })
+        .collect())
+}
+
+/// The due rows, skipping any another dispatcher has locked, leased in one statement: one round
+/// trip instead of a transaction's five (begin, select, update, commit), which on a busy
+/// database server is most of the time between "event committed" and "webhook sent". Atomic on
+/// its own: the `FOR UPDATE SKIP LOCKED` in the CTE holds the rows until the update commits.
+fn lease_in_one_statement(
+    pg: &mut diesel::PgConnection,
+    now: Millis,
+    lease: Millis,
+) -> QueryResult<Vec<String>> {
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Leased {
+        #[diesel(sql_type = Text)]
+        id: String,
+    }
+    let leased: Vec<Leased> = diesel::sql_query(
+        "WITH due AS ( \
+            SELECT id FROM webhooks_deliveries \
+            WHERE status = $1 AND scheduled_at <= $2 \
+              AND (locked_until IS NULL OR locked_until <= $2) \
+            ORDER BY scheduled_at LIMIT $3 \
+            FOR UPDATE SKIP LOCKED) \
+         UPDATE webhooks_deliveries AS d SET locked_until = $4 \
+         FROM due WHERE d.id = due.id \
+         RETURNING d.id",
+    )
+    .bind::<Text, _>(DeliveryStatus::Pending.as_str())
+    .bind::<BigInt, _>(now)
+    .bind::<BigInt, _>(BATCH)
+    .bind::<BigInt, _>(lease)
+    .load(pg)?;
+    Ok(leased.into_iter().map(|l| l.id).collect())
+}
+
+/// SQLite has no row locks and one writer at a time: select, then lease, inside one write
+/// transaction (one dispatcher per database file).
+fn lease_in_a_transaction(
+    c: &mut AnyConnection,
+    now: Millis,
+    lease: Millis,
+) -> QueryResult<Vec<String>> {
+    let ids: Vec<String> = d::table
+        .filter(d::status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(d::scheduled_at.le(now))
+        .filter(d::locked_until.is_null().or(d::locked_until.le(now)))
+        .order(d::scheduled_at.asc())
+        .limit(BATCH)
+        .select(d::id)
+        .load(c)?;
+    if !ids.is_empty() {
         diesel::update(d::table.filter(d::id.eq_any(&ids)))
             .set(d::locked_until.eq(Some(lease)))
             .execute(c)?;
-        let rows: Vec<(Delivery, Event, Endpoint)> = d::table
-            .inner_join(o::table.on(o::id.eq(d::event_id)))
-            .inner_join(e::table)
-            .filter(d::id.eq_any(&ids))
-            .select((
-                Delivery::as_select(),
-                Event::as_select(),
-                Endpoint::as_select(),
-            ))
-            .load(c)?;
-        Ok(rows
-            .into_iter()
-            .map(|(delivery, event, endpoint)| Job {
-                delivery,
-                event,
-                endpoint,
-            })
-            .collect())
-    })
+    }
+    Ok(ids)
 }
 
 fn record_in(

@@ -3,7 +3,10 @@
 //! count their requests, the bytes on their wire and how late they noticed each event.
 //!
 //! All of them run together against the same provider on the same two cores, so none gets a
-//! quieter machine than another, and each talks through its own counting [`Relay`].
+//! quieter machine than another, and each talks through its own counting [`Relay`]. The polling
+//! clients and their relays run on a runtime of their own, as they would in the consumers' own
+//! processes: the provider's dispatcher does not queue behind a thousand poll requests a second
+//! on one thread, and the pollers do not queue behind it.
 
 use std::time::Duration;
 
@@ -170,11 +173,19 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Methods> {
     ));
 
     let since = ctx.last_seq().await?;
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("pollers")
+        .enable_all()
+        .build()?;
     let stop = CancellationToken::new();
     let provider_addr = ctx.provider.addr;
     let mut running = Vec::new();
     let mut add = async |method, interval_ms: Option<u64>| -> anyhow::Result<()> {
-        let relay = Relay::start(provider_addr).await?;
+        let relay = clients
+            .spawn(Relay::start(provider_addr))
+            .await
+            .context("the relay task failed")??;
         let watch = Watch::default();
         let (http, base, w, s) = (
             reqwest::Client::new(),
@@ -184,7 +195,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Methods> {
         );
         let task = match (method, interval_ms) {
             (Method::ShortPolling | Method::ConditionalPolling, Some(ms)) => {
-                tokio::spawn(watchers::poll_on_a_timer(
+                clients.spawn(watchers::poll_on_a_timer(
                     http,
                     base,
                     since,
@@ -194,7 +205,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Methods> {
                     s,
                 ))
             }
-            (Method::LongPolling, _) => tokio::spawn(watchers::poll_held_open(
+            (Method::LongPolling, _) => clients.spawn(watchers::poll_held_open(
                 http,
                 base,
                 since,
@@ -202,7 +213,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Methods> {
                 w,
                 s,
             )),
-            _ => tokio::spawn(watchers::listen_to_the_stream(http, base, since, w, s)),
+            _ => clients.spawn(watchers::listen_to_the_stream(http, base, since, w, s)),
         };
         running.push(Running {
             method,
@@ -281,6 +292,8 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Methods> {
         &webhook_latencies,
     ));
     hook_server.stop().await;
+    // Not dropped in place: dropping a runtime blocks, which an async context must not do.
+    clients.shutdown_background();
     ctx.retire(&endpoint).await?;
 
     let figures = Methods {

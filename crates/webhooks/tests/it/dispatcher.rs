@@ -423,3 +423,40 @@ async fn a_dispatcher_woken_by_the_provider_sends_a_new_event_without_waiting_fo
     }
     Ok(())
 }
+
+/// On PostgreSQL several dispatchers can run: each claims with `FOR UPDATE SKIP LOCKED` and a
+/// lease, so between them every event is sent, and none twice. (SQLite has one writer and one
+/// dispatcher per file: its half is not run.)
+#[tokio::test]
+async fn two_dispatchers_on_postgresql_send_every_event_exactly_once() -> anyhow::Result<()> {
+    for (backend, db) in databases("wh_dispatch_two").await? {
+        if backend.backend() != support::db::Backend::Postgres {
+            continue;
+        }
+        let config = Config::compressed();
+        let (server, mut hits) = receiver(0)?;
+        endpoints::register(&db, &server.url("/hook"), &config).await?;
+        let mut events = Vec::new();
+        for _ in 0..20 {
+            events.push(orders::create(&db).await?.1.id);
+        }
+        let (first, second) = (start(&db, &config)?, start(&db, &config)?);
+
+        let mut got = Vec::new();
+        for _ in 0..events.len() {
+            got.push(next_hit(&mut hits).await?.id.unwrap_or_default());
+        }
+        // Anything sent twice would arrive within the same rounds; give it the time to.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        first.stop().await;
+        second.stop().await;
+        while let Ok(hit) = hits.try_recv() {
+            got.push(hit.id.unwrap_or_default());
+        }
+
+        got.sort();
+        events.sort();
+        assert_eq!(got, events, "each event once, none twice");
+    }
+    Ok(())
+}
