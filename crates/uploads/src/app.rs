@@ -18,6 +18,7 @@ use crate::metadata::{self, Target};
 use crate::object_store::{LocalS3, ObjectStore};
 use crate::presigned::{self, Direct};
 use crate::storage::StorageDir;
+use crate::tus;
 
 /// How often `serve` sweeps unconfirmed direct uploads.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -58,18 +59,25 @@ pub async fn serve(settings: &Settings, serve: &ServeArgs) -> anyhow::Result<()>
         deadline: config.confirm_deadline,
         clock: Arc::new(SystemClock),
     };
+    let state = AppState::new(shared.clone(), Some(direct.clone()));
     let sweeper = {
-        let (shared, direct) = (shared.clone(), direct.clone());
+        let (shared, direct, locks) = (shared, direct, state.tus_locks.clone());
+        let tus_deadline = chrono::Duration::from_std(config.tus_deadline)?;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             loop {
                 every.tick().await;
                 match presigned::sweep(&shared, &direct).await {
                     Ok(s) if s.rows > 0 => {
-                        tracing::info!(rows = s.rows, "swept unconfirmed uploads")
+                        tracing::info!(rows = s.rows, "swept unconfirmed direct uploads");
                     }
                     Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "sweep failed"),
+                    Err(e) => tracing::warn!(error = %e, "direct sweep failed"),
+                }
+                match tus::sweep(&shared, &locks, metadata::now() - tus_deadline).await {
+                    Ok(n) if n > 0 => tracing::info!(rows = n, "swept unfinished tus uploads"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "tus sweep failed"),
                 }
             }
         })
@@ -82,7 +90,7 @@ pub async fn serve(settings: &Settings, serve: &ServeArgs) -> anyhow::Result<()>
         "try: curl -i -H 'x-owner: me' -F 'file=@photo.png' http://{host}:{port}{}",
         crate::through_backend::PATH
     );
-    let served = run(listener, AppState::new(shared, Some(direct)))?.await;
+    let served = run(listener, state)?.await;
     sweeper.abort();
     Ok(served?)
 }

@@ -76,6 +76,8 @@ pub struct Config {
     pub presign_ttl: Duration,
     /// How long a `pending` upload may wait for its confirm before the sweep removes it.
     pub confirm_deadline: Duration,
+    /// How long an unfinished tus upload is kept.
+    pub tus_deadline: Duration,
     /// Database connections per pool.
     pub pool_size: usize,
 }
@@ -140,6 +142,7 @@ impl Config {
             },
             presign_ttl: Duration::from_secs(300),
             confirm_deadline: Duration::from_secs(3600),
+            tus_deadline: Duration::from_secs(24 * 3600),
             pool_size: 4,
         })
     }

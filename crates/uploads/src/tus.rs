@@ -22,8 +22,11 @@
 //! allowlist, claims, image header) plus a SHA-256 of the whole file, and the row becomes
 //! `ready` (the file moves to `files/`) or `rejected` (the file is deleted).
 //!
-//! Not implemented: the `termination`, `expiration` and `concatenation` extensions (the sweep
-//! in `presigned.rs` shows what expiring abandoned uploads takes), and `creation-with-upload`.
+//! An upload nobody finishes would keep its row and partial file forever: [`sweep`] removes
+//! those older than a deadline (what tus's `expiration` extension would announce to clients).
+//!
+//! Not implemented: the `termination`, `expiration` (announcing `Upload-Expires`) and
+//! `concatenation` extensions, and `creation-with-upload`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -204,11 +207,42 @@ async fn find(shared: &Shared, id: &str, owner: &Owner) -> Result<(Upload, Stora
 }
 
 /// The offset the server holds: the partial file's length, or the whole size once finished.
+/// A partial file that is gone was swept (between the lookup and the lock): no such upload.
 async fn offset(shared: &Shared, row: &Upload, key: &StorageKey) -> Result<u64, Error> {
     if row.is(Status::Ready) {
         return Ok(u64::try_from(row.size).unwrap_or_default());
     }
-    Ok(tokio::fs::metadata(shared.dir.partial(key)).await?.len())
+    match tokio::fs::metadata(shared.dir.partial(key)).await {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes tus uploads still `pending` (never finished) that were created before `cutoff`: for
+/// each, under its lock (so no PATCH is appending), the row if it is still pending, then its
+/// partial file. A finished upload is never touched. Returns how many went.
+pub async fn sweep(
+    shared: &Shared,
+    locks: &Locks,
+    cutoff: chrono::NaiveDateTime,
+) -> Result<usize, Error> {
+    let mut swept = 0;
+    for row in metadata::pending_before(&shared.db, Via::Tus, cutoff).await? {
+        let _held = locks.lock(&row.id).await?;
+        if !metadata::delete_pending(&shared.db, &row.id).await? {
+            continue;
+        }
+        if let Some(key) = StorageKey::parse(&row.storage_key) {
+            match tokio::fs::remove_file(shared.dir.partial(&key)).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        swept += 1;
+    }
+    Ok(swept)
 }
 
 /// `HEAD /tus/files/{id}`: where to resume.

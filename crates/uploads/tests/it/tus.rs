@@ -254,3 +254,50 @@ async fn a_tus_upload_longer_than_the_limit_is_413_at_creation() -> anyhow::Resu
     }
     Ok(())
 }
+
+#[actix_web::test]
+async fn an_unfinished_tus_upload_is_removed_by_the_sweep_and_a_finished_one_survives_it()
+-> anyhow::Result<()> {
+    for f in fixtures("uploads_tus_sweep").await? {
+        let done = samples::pdf(3_000);
+        let url = create(&f, "done.pdf", "application/pdf", done.len()).await?;
+        patch(&f, &url, 0)
+            .body(done)
+            .send()
+            .await?
+            .error_for_status()?;
+        let half = samples::pdf(6_000);
+        let url = create(&f, "half.pdf", "application/pdf", half.len()).await?;
+        patch(&f, &url, 0)
+            .body(half[..2_000].to_vec())
+            .send()
+            .await?
+            .error_for_status()?;
+        assert_eq!(f.shared.dir.partial_count()?, 1);
+
+        let locks = uploads::tus::Locks::default();
+        let past = metadata::now() - chrono::Duration::hours(1);
+        assert_eq!(
+            uploads::tus::sweep(&f.shared, &locks, past).await?,
+            0,
+            "not old enough yet"
+        );
+        let future = metadata::now() + chrono::Duration::seconds(1);
+        assert_eq!(uploads::tus::sweep(&f.shared, &locks, future).await?, 1);
+
+        assert_eq!(f.shared.dir.partial_count()?, 0);
+        assert_eq!(f.shared.dir.file_count()?, 1);
+        let rows = metadata::all(f.db()).await?;
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].is(Status::Ready) && rows[0].original_name == "done.pdf");
+        let gone = f
+            .client
+            .head(&url)
+            .header("x-owner", OWNER)
+            .header("tus-resumable", "1.0.0")
+            .send()
+            .await?;
+        assert_eq!(gone.status(), 404);
+    }
+    Ok(())
+}
