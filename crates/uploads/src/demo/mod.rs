@@ -19,7 +19,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use support::clock::ManualClock;
 use support::demo::DemoArgs;
 use support::narrate::Narrator;
@@ -64,8 +63,8 @@ pub struct Lab {
     pub client: reqwest::Client,
 }
 
-/// Where a database for `name` lives: a schema of its own on PostgreSQL (selected through the
-/// connection's `search_path`, created now), a file in the run directory on SQLite.
+/// Where a database for `name` lives: a schema of its own on PostgreSQL (see
+/// [`Target::in_schema`]), a file in the run directory on SQLite.
 async fn database(
     settings: &Settings,
     postgres: bool,
@@ -80,37 +79,17 @@ async fn database(
                 .into_owned(),
         ));
     }
-    let (url, create) = (
-        settings.database_url.clone(),
-        format!("CREATE SCHEMA IF NOT EXISTS {name}"),
-    );
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        use diesel::{Connection as _, RunQueryDsl as _};
-        let mut conn =
-            diesel::PgConnection::establish(&url).context("Failed to connect to PostgreSQL")?;
-        diesel::sql_query(create).execute(&mut conn)?;
-        Ok(())
-    })
-    .await??;
-    let mut url =
-        url::Url::parse(&settings.database_url).context("Failed to parse DATABASE_URL")?;
-    url.query_pairs_mut()
-        .append_pair("options", &format!("-csearch_path={name}"));
-    Ok(Target::Postgres(url.into()))
+    Target::Postgres(settings.database_url.clone())
+        .in_schema(name)
+        .await
 }
 
 async fn drop_schemas(settings: &Settings, names: Vec<String>) -> anyhow::Result<()> {
-    let url = settings.database_url.clone();
-    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-        use diesel::{Connection as _, RunQueryDsl as _};
-        let mut conn = diesel::PgConnection::establish(&url)?;
-        for name in names {
-            diesel::sql_query(format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                .execute(&mut conn)?;
-        }
-        Ok(())
-    })
-    .await?
+    let server = Target::Postgres(settings.database_url.clone());
+    for name in names {
+        server.drop_schema(&name).await?;
+    }
+    Ok(())
 }
 
 /// Runs the demo and returns what it measured.
