@@ -249,11 +249,16 @@ fn outage(o: &Outage) -> Option<String> {
 fn attacks(a: &Attacks) -> Option<String> {
     let through = a.accepted_attacks();
     Some(if through.is_empty() {
+        let hostile = a.rows.iter().filter(|r| r.hostile);
+        let refused = hostile
+            .clone()
+            .filter(|r| !(200..300).contains(&r.status))
+            .count();
         format!(
-            "Of the {} hostile deliveries, none was processed: the forgery, the altered body, \
-             the stale capture and the old secret got 401, and the replay within the tolerance \
-             was acknowledged but not processed again.",
-            a.hostile()
+            "Of the {} hostile deliveries, none was processed: {refused} were refused, and {} \
+             acknowledged (a replay of an id already seen) without being processed again.",
+            a.hostile(),
+            a.hostile() - refused
         )
     } else {
         format!(

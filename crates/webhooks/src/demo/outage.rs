@@ -40,6 +40,23 @@ pub struct PhaseRow {
     pub longest_ms: Option<f64>,
 }
 
+impl PhaseRow {
+    /// A phase of `events` events with nothing counted yet.
+    fn empty(phase: &str, events: usize) -> Self {
+        Self {
+            phase: phase.to_owned(),
+            events,
+            on_first_attempt: 0,
+            late: 0,
+            attempts: 0,
+            duplicates_received: 0,
+            processed_twice: 0,
+            missed: 0,
+            longest_ms: None,
+        }
+    }
+}
+
 /// What the section measured.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Outage {
@@ -55,17 +72,7 @@ pub struct Outage {
 impl Outage {
     /// The sum over every phase.
     pub fn total(&self) -> PhaseRow {
-        let mut total = PhaseRow {
-            phase: "total".to_owned(),
-            events: 0,
-            on_first_attempt: 0,
-            late: 0,
-            attempts: 0,
-            duplicates_received: 0,
-            processed_twice: 0,
-            missed: 0,
-            longest_ms: None,
-        };
+        let mut total = PhaseRow::empty("total", 0);
         for r in &self.rows {
             total.events += r.events;
             total.on_first_attempt += r.on_first_attempt;
@@ -198,17 +205,7 @@ fn phase(
     for p in &processed {
         *times.entry(p.id.as_str()).or_default() += 1;
     }
-    let mut row = PhaseRow {
-        phase: name.to_owned(),
-        events: events.len(),
-        on_first_attempt: 0,
-        late: 0,
-        attempts: 0,
-        duplicates_received: 0,
-        processed_twice: 0,
-        missed: 0,
-        longest_ms: None,
-    };
+    let mut row = PhaseRow::empty(name, events.len());
     for e in events {
         let mine: Vec<&LoggedAttempt> = attempts
             .iter()
