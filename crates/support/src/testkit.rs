@@ -9,6 +9,8 @@
 //!   `Allow`, problem+json 404), checked against a running server in one call.
 //! - `TestDatabase`, `TestSqlite` (feature `database`) and `TestKeys` (feature `redis`): data that is
 //!   created for one test and removed when it is dropped.
+//! - [`present`] and [`find_program`]: the same skip-or-fail rule for an installed program or
+//!   package (Memcached, nginx, Celery, Chromium) that a test starts itself.
 
 use std::io::Write;
 
@@ -58,6 +60,43 @@ pub async fn require_with(settings: &Settings, service: Service) -> Option<Strin
 }
 
 pub use crate::names::unique_name;
+
+/// The same skip-or-fail rule as [`require`], for a prerequisite that is not one of the probed
+/// services: an installed program (Memcached, nginx, Chromium), a package (Celery, BullMQ). The
+/// caller says what is missing, with how to install it; `None` means everything is there.
+/// Returns `true` when the test should go on; otherwise prints the reason and returns `false`, or
+/// panics when `BF_REQUIRE_SERVICES=1`.
+///
+/// ```text
+/// if !present(missing_memcached()) { return Ok(()) }
+/// ```
+pub fn present(missing: Option<String>) -> bool {
+    let Some(reason) = missing else {
+        return true;
+    };
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_owned();
+    #[allow(clippy::expect_used)]
+    let settings = Settings::from_env().expect("the service variables must be valid in tests");
+    assert!(
+        !settings.require_services,
+        "{test}: {reason}, and {}=1 requires it",
+        crate::config::REQUIRE_SERVICES_VAR
+    );
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+    false
+}
+
+/// Where `program` is on `PATH`, or why it is not: the reason [`present`] prints.
+pub fn find_program(program: &str, install_hint: &str) -> Result<std::path::PathBuf, String> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| format!("`{program}` is not installed ({install_hint})"))
+}
 
 /// Checks a running server's answers to requests that no route takes: `wrong_method` on
 /// `known_path` is a 405 whose `Allow` is `allow`, and `unknown_path` is a 404; both
