@@ -49,6 +49,9 @@ pub struct PostUpdate {
 pub enum CacheValue {
     Post(Post),
     Top(Vec<TopPost>),
+    /// Any JSON document rendered once and served many times: what an application that reuses
+    /// these tiers stores (the capstone's top-articles page). The strategies here never make one.
+    Document(serde_json::Value),
 }
 
 /// The envelope every tier stores. Expiry is *logical* (checked against a [`Clock`](crate::clock::Clock)
@@ -79,6 +82,15 @@ impl Entry {
             version: 0,
             expires_at_ms,
             value: Some(CacheValue::Top(top)),
+        }
+    }
+
+    /// A rendered document, versioned by the caller (0 when it has no version).
+    pub fn document(document: serde_json::Value, version: i64, expires_at_ms: u64) -> Self {
+        Self {
+            version,
+            expires_at_ms,
+            value: Some(CacheValue::Document(document)),
         }
     }
 

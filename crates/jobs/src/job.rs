@@ -29,6 +29,14 @@ pub enum Task {
     },
     /// Nothing at all: measures the queue, not the work.
     Noop,
+    /// Another application's task, by name, with its arguments: the queue carries it like any
+    /// other job, and that application's own worker runs it (the capstone's follower
+    /// notifications). [`JobRunner`](crate::runner::JobRunner) knows only the tasks above and
+    /// refuses it, so a job sent to the wrong worker is dead-lettered, not silently dropped.
+    Named {
+        name: String,
+        args: serde_json::Value,
+    },
 }
 
 impl Task {
@@ -38,6 +46,7 @@ impl Task {
             Task::WelcomeEmail { .. } => "welcome_email",
             Task::Thumbnail { .. } => "thumbnail",
             Task::Noop => "noop",
+            Task::Named { .. } => "named",
         }
     }
 }
@@ -176,6 +185,9 @@ pub enum JobError {
     /// The blocking thread that ran the resize panicked or was cancelled.
     #[error("thumbnail thread failed: {0}")]
     WorkerThread(#[from] tokio::task::JoinError),
+    /// A [`Task::Named`] job reached this runner, which does not know the task.
+    #[error("no handler for the task {0:?} here")]
+    UnknownTask(String),
 }
 
 /// A queue operation failed: what failed, typed, so callers can answer each case on purpose.

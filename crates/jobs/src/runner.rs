@@ -99,6 +99,7 @@ impl JobRunner {
                 .await??;
             }
             Task::Noop => {}
+            Task::Named { name, .. } => return Err(JobError::UnknownTask(name.clone())),
         }
         *lock(&self.effects).entry(job.id).or_default() += 1;
         if idempotent {

@@ -62,7 +62,7 @@ impl ReadThrough {
                 let entry = Entry {
                     version: match &value {
                         CacheValue::Post(p) => p.version,
-                        CacheValue::Top(_) => 0,
+                        CacheValue::Top(_) | CacheValue::Document(_) => 0,
                     },
                     expires_at_ms: expires,
                     value: Some(value.clone()),
@@ -88,7 +88,7 @@ impl Strategy for ReadThrough {
         let load = async { Ok(CacheValue::Post(self.deps.load_post(id).await?)) };
         match self.get_or_load(&key, load).await? {
             CacheValue::Post(post) => Ok(post),
-            CacheValue::Top(_) => Err(wrong_kind(&key)),
+            CacheValue::Top(_) | CacheValue::Document(_) => Err(wrong_kind(&key)),
         }
     }
 
@@ -96,7 +96,7 @@ impl Strategy for ReadThrough {
         let load = async { Ok(CacheValue::Top(self.deps.store.top_posts().await?)) };
         match self.get_or_load(keys::TOP, load).await? {
             CacheValue::Top(top) => Ok(top),
-            CacheValue::Post(_) => Err(wrong_kind(keys::TOP)),
+            CacheValue::Post(_) | CacheValue::Document(_) => Err(wrong_kind(keys::TOP)),
         }
     }
 
