@@ -19,6 +19,7 @@
 //! | [`top`], [`inbox`] | the extensions: the top list, the notifications | caching-strategies, jobs |
 //! | [`openapi`], [`http`] | the document's fixed parts; routes, middleware, `run` | |
 //! | [`serve`] | `serve`: the API on a port, backends chosen by what answers | |
+//! | [`seed`] | a realistic data set in seconds, reused between runs | pagination |
 //! | [`demo`] | the seeded, narrated, measured walk-through `cargo demo mini-blog` runs | |
 #![doc = include_str!("../README.md")]
 
@@ -39,6 +40,7 @@ pub mod openapi;
 pub mod profiles;
 pub mod queries;
 pub mod schema;
+pub mod seed;
 pub mod serve;
 pub mod state;
 pub mod tags;
