@@ -1,7 +1,5 @@
 //! # jobs: background work in-process, on Redis and on RabbitMQ
 //!
-//! | module | what it holds |
-//! |---|---|
 //! The alternatives sit in `backends/`, one file each; everything else is the plumbing they share.
 //!
 //! | module | what it holds |
@@ -14,6 +12,9 @@
 //! | [`backends::redis_stream`] | a Redis Stream and a consumer group: `XREADGROUP`, `XACK`, `XAUTOCLAIM`, replay (the Kafka stand-in) |
 //! | [`backends::redis_common`] | what both Redis shapes share: delayed set, dead-letter hash, retry, dead-letter, replay, and their one `Queue` implementation over a `Shape` |
 //! | [`backends::rabbitmq`] | RabbitMQ via lapin: durable, confirms, manual acks, prefetch, DLX, TTL retries, priorities |
+//! | **[`interop`]** | **a queue is a protocol: other languages' job systems on the same broker** |
+//! | [`interop::celery`] | Celery's message protocol 2 on RabbitMQ and its Redis result backend: a Rust worker for Celery's `apply_async`, a Rust producer for a real Celery worker |
+//! | [`interop::bullmq`] | BullMQ's Redis keys: a Rust producer for a real BullMQ worker, the job read back as BullMQ keeps it, and why this crate does not consume BullMQ jobs |
 //! | [`worker`] | the worker loop all backends share; crash points for the demo and tests |
 //! | [`runner`] | what a job does (email, thumbnail), idempotent by job id |
 //! | [`backoff`] | the retry schedule: exponential, capped, jittered, printable |
@@ -34,6 +35,7 @@ pub mod bare;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod interop;
 pub mod job;
 pub mod mail;
 pub mod routes;

@@ -5,10 +5,13 @@
 //! with a printed reason (or fails the run under `BF_REQUIRE_SERVICES=1`). Every wait is bounded
 //! ([`finished`], [`eventually`]) and fails with a message instead of hanging the suite.
 
+mod bullmq;
+mod celery;
 mod crashes;
 mod delivery;
 mod http;
 mod log;
+mod peers;
 mod retries;
 
 use std::future::Future;
