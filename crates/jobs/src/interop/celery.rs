@@ -368,6 +368,29 @@ pub fn describe_headers(table: &FieldTable) -> Vec<(String, char, Value)> {
         .collect()
 }
 
+/// The properties a Celery message sets, as text, for showing the message on the wire.
+pub fn describe_properties(properties: &BasicProperties) -> Vec<(&'static str, String)> {
+    let text = |value: &Option<ShortString>| {
+        value
+            .as_ref()
+            .map(|v| format!("{:?}", v.as_str()))
+            .unwrap_or_else(|| "unset".into())
+    };
+    let number = |value: Option<u8>| {
+        value
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "unset".into())
+    };
+    vec![
+        ("correlation_id", text(properties.correlation_id())),
+        ("content_type", text(properties.content_type())),
+        ("content_encoding", text(properties.content_encoding())),
+        ("delivery_mode", number(*properties.delivery_mode())),
+        ("priority", number(*properties.priority())),
+        ("reply_to", text(properties.reply_to())),
+    ]
+}
+
 /// Declares what Celery declares for queue `queue`: a durable direct exchange named `queue`, a
 /// durable queue `queue`, and the binding between them with routing key `queue`.
 pub async fn declare_queue(channel: &Channel, queue: &str) -> Result<(), InteropError> {
@@ -582,6 +605,8 @@ pub type TaskFn = Arc<dyn Fn(&TaskMessage) -> Outcome + Send + Sync>;
 #[derive(Debug, Clone)]
 pub struct Received {
     pub message: TaskMessage,
+    /// The AMQP properties that carry Celery fields: name and value.
+    pub properties: Vec<(&'static str, String)>,
     /// The headers on the wire: name, AMQP type letter, value.
     pub headers: Vec<(String, char, Value)>,
     pub body: Vec<u8>,
@@ -750,6 +775,7 @@ impl Shared {
             .as_ref()
             .map(describe_headers)
             .unwrap_or_default();
+        let properties = describe_properties(&delivery.properties);
         let now = Utc::now();
         let (state, ran_at) = if message.expires.is_some_and(|at| at < now) {
             let revoked = exception("TaskRevokedError", "celery.exceptions", "expired");
@@ -765,6 +791,7 @@ impl Shared {
         if let Ok(mut received) = self.received.lock() {
             received.push(Received {
                 message,
+                properties,
                 headers,
                 body: delivery.data,
                 ran_at,

@@ -163,6 +163,9 @@ fn show(received: &Received) {
         "--- {} as received by the Rust worker",
         received.message.task
     );
+    for (name, value) in &received.properties {
+        println!("property {name:<20} {value}");
+    }
     for (name, kind, value) in &received.headers {
         println!("header {name:<22} {kind} {value}");
     }
@@ -338,6 +341,15 @@ async fn a_task_sent_from_rust_is_run_by_a_real_celery_worker() -> anyhow::Resul
     assert_eq!(meta.result, json!({"sum": 5, "processed_by": "celery"}));
     assert_eq!(meta.task_id, id);
     assert!(meta.date_done.is_some(), "a finished task has date_done");
+    // What Celery stored, as stored: the README quotes one.
+    let mut redis = redis::Client::open(s.redis.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let stored: String = redis::cmd("GET")
+        .arg(results.key(&id))
+        .query_async(&mut redis)
+        .await?;
+    println!("--- GET {}\n{stored}", results.key(&id));
     Ok(())
 }
 
