@@ -3,7 +3,7 @@
 set dotenv-load := true
 
 # Topics in reading order (`demo all` skips the ones without a demo yet).
-topics := "http-basics sessions-vs-jwt auth sql-vs-nosql caching-strategies jobs webhooks uploads pagination"
+topics := "http-basics sessions-vs-jwt auth sql-vs-nosql caching-strategies jobs webhooks uploads pagination mini-blog"
 
 # List the recipes.
 default:
@@ -15,11 +15,18 @@ demo topic *args:
     set -euo pipefail
     if [ "{{topic}}" = "all" ]; then
         for t in {{topics}}; do
-            if [ -f "crates/$t/src/main.rs" ]; then cargo run --release --quiet -p "$t" -- {{args}}; fi
+            if [ -f "crates/$t/src/main.rs" ] || [ -f "examples/$t/src/main.rs" ]; then
+                cargo run --release --quiet -p "$t" -- {{args}}
+            fi
         done
     else
         cargo run --release --quiet -p "{{topic}}" -- {{args}}
     fi
+
+# A topic's load benchmark against its release build (`just bench mini-blog`, `--quick` for a
+# second per endpoint); the topic's `<topic>-bench` binary runs the load generator itself.
+bench topic *args:
+    cargo run --release --quiet -p "{{topic}}" --bin "{{topic}}-bench" -- {{args}}
 
 # Run every test (the same command CI runs; set BF_REQUIRE_SERVICES=1 to fail instead of skip).
 test *args:

@@ -20,10 +20,12 @@
 //! | [`openapi`], [`http`] | the document's fixed parts; routes, middleware, `run` | |
 //! | [`serve`] | `serve`: the API on a port, backends chosen by what answers | |
 //! | [`seed`] | a realistic data set in seconds, reused between runs | pagination |
+//! | [`bench`] | `just bench mini-blog`: wrk on four endpoints, and the layers priced against a minimal handler | |
 //! | [`demo`] | the seeded, narrated, measured walk-through `cargo demo mini-blog` runs | |
 #![doc = include_str!("../README.md")]
 
 pub mod articles;
+pub mod bench;
 pub mod body;
 pub mod comments;
 pub mod config;
