@@ -1,7 +1,7 @@
 // A real BullMQ Worker for the jobs crate's interoperability tests: it processes the jobs that the
 // Rust producer (src/interop/bullmq.rs) adds, and BullMQ itself records the outcome in Redis.
 //
-//   node worker.mjs <redis-url> <prefix> <queue>
+//   node worker.mjs <redis-url> <prefix> <queue> [stalled-check interval, ms]
 //
 // The "add" job returns { sum: x + y }; it throws while the attempt number is below
 // data.failTimes, so the job's attempts (the `atm` field BullMQ keeps) are visible in Redis.
@@ -10,7 +10,7 @@
 import { Worker } from 'bullmq';
 import IORedis from 'ioredis';
 
-const [redisUrl, prefix, queue] = process.argv.slice(2);
+const [redisUrl, prefix, queue, stalledMs] = process.argv.slice(2);
 if (!redisUrl || !prefix || !queue) {
   console.error('usage: node worker.mjs <redis-url> <prefix> <queue>');
   process.exit(2);
@@ -30,7 +30,9 @@ const worker = new Worker(
     }
     return { sum: x + y, attempt: job.attemptsMade + 1, processedBy: 'bullmq' };
   },
-  { connection, prefix, concurrency: 1 },
+  // The stalled-job check (every 30 s by default) moves an active job whose lock has lapsed back
+  // to wait; a test shortens it to show what it does to a job taken without BullMQ's lock.
+  { connection, prefix, concurrency: 1, stalledInterval: Number(stalledMs ?? 30000) },
 );
 
 worker.on('error', (err) => console.error(`worker error: ${err.message}`));

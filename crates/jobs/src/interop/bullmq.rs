@@ -36,8 +36,8 @@
 //! Their arguments are msgpack-packed arrays whose layout changes between releases (the script
 //! names carry their key counts because they change). A Rust worker re-implementing them would be
 //! a fork of BullMQ's internals that its workers and dashboards trust blindly: one step wrong and
-//! a Node worker's stalled checker steals the Rust worker's job, or a job is counted complete
-//! twice. The sound way is the one BullMQ's own ports take: run BullMQ's scripts, vendored per
+//! a Node worker's stalled checker steals the Rust worker's job (a test in `tests/it/bullmq.rs`
+//! shows exactly that for a job taken without the lock), or a job is counted complete twice. The sound way is the one BullMQ's own ports take: run BullMQ's scripts, vendored per
 //! version, through an official client library; a queue meant to be shared across languages is
 //! better served by a protocol that is specified (AMQP with Celery's message, above, or the
 //! crate's own Redis list and stream backends).

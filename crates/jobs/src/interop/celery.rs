@@ -957,6 +957,17 @@ mod tests {
     }
 
     #[test]
+    fn a_result_stored_by_celery_parses_and_is_ready() {
+        // As a real Celery 5.7 worker stored it (quoted in the README).
+        let stored = r#"{"status": "SUCCESS", "result": {"sum": 5, "processed_by": "celery"}, "traceback": null, "children": [], "date_done": "2026-12-02T22:08:36.821842+00:00", "task_id": "370daf0a-c5e6-47cf-b3e0-ccb22d605d5c"}"#;
+        let meta: ResultMeta = serde_json::from_str(stored).unwrap();
+        assert!(meta.status.is_ready());
+        assert_eq!(meta.result["sum"], 5);
+        assert_eq!(meta.task_id, "370daf0a-c5e6-47cf-b3e0-ccb22d605d5c");
+        assert!(!State::Retry.is_ready() && !State::Pending.is_ready());
+    }
+
+    #[test]
     fn naive_and_aware_times_parse_as_utc() {
         let aware = parse_time("2026-12-02T21:40:00.123456+00:00").unwrap();
         let naive = parse_time("2026-12-02T21:40:00.123456").unwrap();

@@ -18,28 +18,61 @@ struct Setup {
     _keys: TestKeys,
 }
 
-async fn setup(label: &str) -> anyhow::Result<Option<Setup>> {
-    let Some(redis) = require(Service::Redis).await else {
-        return Ok(None);
-    };
-    let Some(node) = bullmq_node() else {
-        return Ok(None);
-    };
+/// What a BullMQ test needs before its worker starts, or `None` (skipped with a reason).
+struct Prepared {
+    redis: String,
+    node: std::path::PathBuf,
+    prefix: String,
+    keys: TestKeys,
+}
+
+async fn prepare(label: &str) -> Option<Prepared> {
+    let redis = require(Service::Redis).await?;
+    let node = bullmq_node()?;
     let keys = TestKeys::new(&redis, label);
     // TestKeys' prefix ends with ':', which BullMQ adds itself between prefix and queue name.
     let prefix = keys.prefix.trim_end_matches(':').to_owned();
-    let mut command = Command::new(node);
-    command
-        .arg("worker.mjs")
-        .args([redis.as_str(), prefix.as_str(), "emails"])
-        .current_dir(interop_dir("bullmq"));
-    let worker = Peer::start(command, "ready").await?;
-    let queue = BullQueue::connect(&redis, &prefix, "emails").await?;
-    Ok(Some(Setup {
-        queue,
-        worker,
-        _keys: keys,
-    }))
+    Some(Prepared {
+        redis,
+        node,
+        prefix,
+        keys,
+    })
+}
+
+impl Prepared {
+    /// The Rust view of the queue `emails` under this test's prefix.
+    async fn queue(&self) -> anyhow::Result<BullQueue> {
+        Ok(BullQueue::connect(&self.redis, &self.prefix, QUEUE).await?)
+    }
+
+    /// Starts the BullMQ worker, with its stalled-job check every `stalled_ms`.
+    async fn start(self, stalled_ms: u64) -> anyhow::Result<Setup> {
+        let mut command = Command::new(&self.node);
+        command
+            .arg("worker.mjs")
+            .args([self.redis.as_str(), self.prefix.as_str(), QUEUE])
+            .arg(stalled_ms.to_string())
+            .current_dir(interop_dir("bullmq"));
+        let worker = Peer::start(command, "ready").await?;
+        Ok(Setup {
+            queue: self.queue().await?,
+            worker,
+            _keys: self.keys,
+        })
+    }
+}
+
+/// The BullMQ queue every test uses (under its own prefix).
+const QUEUE: &str = "emails";
+/// BullMQ's default stalled-job check interval.
+const STALLED_DEFAULT_MS: u64 = 30_000;
+
+async fn setup(label: &str) -> anyhow::Result<Option<Setup>> {
+    match prepare(label).await {
+        Some(prepared) => Ok(Some(prepared.start(STALLED_DEFAULT_MS).await?)),
+        None => Ok(None),
+    }
 }
 
 impl Setup {
@@ -129,5 +162,70 @@ async fn a_job_from_rust_that_fails_every_attempt_lands_in_bullmqs_failed_set() 
     let reason = job.failed_reason.clone().unwrap_or_default();
     assert!(reason.contains("failing on purpose, attempt 2"), "{reason}");
     assert_eq!(job.return_value, None);
+    Ok(())
+}
+
+/// Why this crate has no Rust BullMQ consumer: taking a job the obvious way (move its id from
+/// `wait` to `active`, as BullMQ's `moveToActive` does, but without BullMQ's lock token) looks
+/// like a stalled job to every real BullMQ worker. Its stalled-job check moves the job back to
+/// `wait` (counting `stc`, the stalled counter) and runs it again: the job runs twice.
+#[tokio::test]
+async fn a_job_taken_from_bullmq_without_its_lock_is_taken_back_and_run_by_a_real_worker()
+-> anyhow::Result<()> {
+    let Some(prepared) = prepare("bullmq_stalled").await else {
+        return Ok(());
+    };
+    let queue = prepared.queue().await?;
+    let id = queue
+        .add(
+            "add",
+            &json!({"x": 20, "y": 22}),
+            &JobOptions {
+                attempts: 1,
+                backoff: None,
+            },
+        )
+        .await?;
+    // The naive Rust consumer: takes the id, as moveToActive would, and never writes a lock.
+    let mut redis = redis::Client::open(prepared.redis.as_str())?
+        .get_multiplexed_async_connection()
+        .await?;
+    let taken: Option<String> = redis::cmd("LMOVE")
+        .arg(queue.key("wait"))
+        .arg(queue.key("active"))
+        .arg("RIGHT")
+        .arg("LEFT")
+        .query_async(&mut redis)
+        .await?;
+    assert_eq!(
+        taken.as_deref(),
+        Some(id.as_str()),
+        "the Rust side took the job"
+    );
+    assert_eq!(
+        queue.job(&id).await?.map(|j| j.state),
+        Some(JobState::Active)
+    );
+
+    // A real BullMQ worker joins, checking for stalled jobs every 100 ms.
+    let s = prepared.start(100).await?;
+    let job = s.finished(&id).await?;
+
+    let stalled_counter: Option<String> = redis::cmd("HGET")
+        .arg(queue.key(&id))
+        .arg("stc")
+        .query_async(&mut redis)
+        .await?;
+    assert_eq!(job.state, JobState::Completed);
+    assert_eq!(
+        job.return_value,
+        Some(json!({"sum": 42, "attempt": 1, "processedBy": "bullmq"})),
+        "BullMQ ran the job the Rust side had taken"
+    );
+    assert_eq!(
+        stalled_counter.as_deref(),
+        Some("1"),
+        "counted as stalled once"
+    );
     Ok(())
 }
