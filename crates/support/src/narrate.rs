@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::demo::DemoArgs;
-use crate::report::{Block, Report, Section, Table};
+use crate::report::{Block, Machine, Report, Section, Table};
 use crate::services::{Service, Services};
 
 /// Width paragraphs are wrapped to.
@@ -37,6 +37,7 @@ impl Narrator {
                 started_at: chrono::Utc::now().to_rfc3339(),
                 profile: profile.to_owned(),
                 quick: args.quick,
+                machine: Machine::current(),
                 services_used: Vec::new(),
                 left_out: Vec::new(),
                 sections: Vec::new(),

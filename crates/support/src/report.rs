@@ -30,6 +30,22 @@ pub enum Unit {
 }
 
 impl Unit {
+    /// The unit as an axis label names it (`µs`, `requests per second`, `count`).
+    pub fn axis_label(self) -> &'static str {
+        match self {
+            Unit::Nanos => "ns",
+            Unit::Micros => "µs",
+            Unit::Millis => "ms",
+            Unit::Seconds => "s",
+            Unit::PerSecond => "per second",
+            Unit::Count => "count",
+            Unit::Bytes => "bytes",
+            Unit::Percent => "%",
+            Unit::Ratio => "ratio (×)",
+            Unit::Text => "",
+        }
+    }
+
     fn suffix(self) -> &'static str {
         match self {
             Unit::Nanos => " (ns)",
@@ -116,6 +132,95 @@ pub struct Table {
     pub columns: Vec<Column>,
     pub rows: Vec<Row>,
     pub ratio: Option<Ratio>,
+    /// How a report page should chart this table, when the demo says it is worth a chart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chart: Option<Chart>,
+}
+
+/// How a table is drawn: bars per category or lines across an ordered axis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChartKind {
+    Bars,
+    Lines,
+}
+
+/// The value axis: linear, or logarithmic when the alternatives differ by orders of magnitude.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scale {
+    #[default]
+    Linear,
+    Log,
+}
+
+/// A table's chart, described rather than drawn: which columns are plotted, on what scale, and how
+/// rows map to the x axis. A report page reads this from the JSON, so a topic gets its chart by
+/// describing it, and this crate never draws.
+///
+/// Without [`Chart::split`], the x axis is the rows' labels and each plotted column is one series
+/// (one panel per unit, so microseconds and counts never share an axis). With `split`, each row
+/// label reads `<series><separator><x>` (`cursor @ page 10`): rows sharing a series name form one
+/// line, and each plotted column gets its own panel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    pub kind: ChartKind,
+    #[serde(default)]
+    pub scale: Scale,
+    /// Column titles to plot; empty means every numeric column.
+    #[serde(default)]
+    pub series: Vec<String>,
+    /// The separator that splits a row label into series name and x value.
+    #[serde(default)]
+    pub split: Option<String>,
+    /// The chart's title; the section's title when absent.
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+impl Chart {
+    /// Grouped bars, one group per row.
+    pub fn bars() -> Self {
+        Self {
+            kind: ChartKind::Bars,
+            scale: Scale::Linear,
+            series: Vec::new(),
+            split: None,
+            title: None,
+        }
+    }
+
+    /// Lines across the rows, in row order.
+    pub fn lines() -> Self {
+        Self {
+            kind: ChartKind::Lines,
+            ..Self::bars()
+        }
+    }
+
+    /// A logarithmic value axis.
+    pub fn log(mut self) -> Self {
+        self.scale = Scale::Log;
+        self
+    }
+
+    /// Plots only these columns (by title), in this order.
+    pub fn of(mut self, columns: &[&str]) -> Self {
+        self.series = columns.iter().map(|c| (*c).to_owned()).collect();
+        self
+    }
+
+    /// Row labels are `<series><separator><x>`.
+    pub fn split(mut self, separator: &str) -> Self {
+        self.split = Some(separator.to_owned());
+        self
+    }
+
+    /// A title other than the section's.
+    pub fn titled(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
 }
 
 impl Table {
@@ -126,7 +231,14 @@ impl Table {
             columns: Vec::new(),
             rows: Vec::new(),
             ratio: None,
+            chart: None,
         }
+    }
+
+    /// Asks a report page to chart this table as `chart` describes.
+    pub fn chart(mut self, chart: Chart) -> Self {
+        self.chart = Some(chart);
+        self
     }
 
     /// The standard latency table: p50, p90, p99, max (µs) and throughput.
@@ -393,6 +505,58 @@ impl Section {
     }
 }
 
+/// The machine and build a run was measured on: figures from different machines or builds are not
+/// comparable, so every chart shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Machine {
+    /// The CPU model (`/proc/cpuinfo`), or `unknown`.
+    pub cpu: String,
+    /// Logical cores available to the process.
+    pub cores: usize,
+    /// `linux/x86_64`.
+    pub os: String,
+    /// The workspace's git commit (short), with `-dirty` when the tree had changes, or `unknown`.
+    pub commit: String,
+}
+
+impl Machine {
+    /// This machine, now. Nothing here fails: an unreadable detail reads `unknown`.
+    pub fn current() -> Self {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|info| {
+                info.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+            .unwrap_or_else(|| "unknown".to_owned());
+        let cores = std::thread::available_parallelism().map_or(0, std::num::NonZero::get);
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .args(args)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        };
+        let commit = match git(&["rev-parse", "--short", "HEAD"]) {
+            Some(hash) => {
+                let dirty = git(&["status", "--porcelain", "--untracked-files=no"])
+                    .is_some_and(|s| !s.is_empty());
+                if dirty { format!("{hash}-dirty") } else { hash }
+            }
+            None => "unknown".to_owned(),
+        };
+        Self {
+            cpu,
+            cores,
+            os: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+            commit,
+        }
+    }
+}
+
 /// Everything a demo printed, as data.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -404,6 +568,9 @@ pub struct Report {
     /// `release` or `debug`: numbers from a debug build are not comparable with release ones.
     pub profile: String,
     pub quick: bool,
+    /// Where it ran (absent in reports written before this field existed).
+    #[serde(default)]
+    pub machine: Machine,
     /// Real services this run used.
     pub services_used: Vec<String>,
     /// What the run left out for lack of a service, one line each.
@@ -477,6 +644,7 @@ mod tests {
             started_at: "now".into(),
             profile: "debug".into(),
             quick: true,
+            machine: Machine::current(),
             services_used: vec![],
             left_out: vec![],
             sections: vec![Section {
@@ -488,5 +656,20 @@ mod tests {
         let back: Report = serde_json::from_str(&json).unwrap();
         assert_eq!(back, report);
         assert_eq!(back.tables().count(), 1);
+    }
+
+    #[test]
+    fn a_chart_description_round_trips_and_a_table_without_one_still_parses() {
+        let t = Table::new("depth")
+            .column("p50", Unit::Micros)
+            .chart(Chart::lines().log().of(&["p50"]).split(" @ "));
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["chart"]["kind"], "lines");
+        assert_eq!(json["chart"]["scale"], "log");
+        let back: Table = serde_json::from_value(json).unwrap();
+        assert_eq!(back, t);
+        let old = r#"{"label":"x","columns":[],"rows":[],"ratio":null}"#;
+        let old: Table = serde_json::from_str(old).unwrap();
+        assert_eq!(old.chart, None);
     }
 }
