@@ -9,5 +9,6 @@ mod jobs;
 mod lists;
 mod openapi;
 mod profiles;
+mod properties;
 mod top;
 mod users;
