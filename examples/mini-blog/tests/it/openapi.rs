@@ -148,3 +148,47 @@ async fn swagger_ui_is_served_from_the_binary_without_a_network() -> anyhow::Res
     app.stop().await;
     Ok(())
 }
+
+/// `METHOD /path/{param}` for every request of a Postman collection (folders or flat).
+fn collection_requests(items: &Value, out: &mut BTreeSet<(String, String)>) {
+    for item in items.as_array().into_iter().flatten() {
+        if let Some(children) = item.get("item") {
+            collection_requests(children, out);
+            continue;
+        }
+        let request = &item["request"];
+        let method = request["method"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let path: Vec<String> = request["url"]["path"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(|segment| match segment.strip_prefix(':') {
+                Some(name) => format!("{{{name}}}"),
+                None => segment.to_owned(),
+            })
+            .collect();
+        out.insert((method, format!("/{}", path.join("/"))));
+    }
+}
+
+#[test]
+fn the_committed_postman_collection_has_a_request_for_every_documented_operation()
+-> anyhow::Result<()> {
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/postman/mini-blog.postman_collection.json"
+    );
+    let collection: Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
+    let mut requested = BTreeSet::new();
+    collection_requests(&collection["item"], &mut requested);
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    assert_eq!(
+        requested, expected,
+        "regenerate it: `just postman` against a running server"
+    );
+    Ok(())
+}
