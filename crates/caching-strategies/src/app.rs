@@ -23,6 +23,7 @@ use crate::strategies::write_back::WriteBack;
 use crate::strategies::write_through::WriteThrough;
 use crate::strategies::{Deps, Strategy};
 use crate::tiers::Tier;
+use crate::tiers::memcached::MemcachedTier;
 use crate::tiers::moka::MokaTier;
 use crate::tiers::redis::{self as redis_tier, RedisTier};
 use crate::tiers::two_tier::TwoTier;
@@ -34,10 +35,14 @@ pub enum TierKind {
     Moka,
     Redis,
     TwoTier,
+    /// Measured beside Redis in the speed section, over a server the demo starts itself; not in
+    /// [`TierKind::ALL`], because `serve` has no Memcached to point at and the sections that
+    /// compare staleness and outages are about the Redis tiers.
+    Memcached,
 }
 
 impl TierKind {
-    /// Every tier, in the order tables list them.
+    /// The tiers the server mounts and every section runs, in the order tables list them.
     pub const ALL: [TierKind; 3] = [TierKind::Moka, TierKind::Redis, TierKind::TwoTier];
 
     /// The name in route prefixes and tables.
@@ -46,13 +51,14 @@ impl TierKind {
             Self::Moka => "moka",
             Self::Redis => "redis",
             Self::TwoTier => "two-tier",
+            Self::Memcached => "memcached",
         }
     }
 
     /// Whether this tier needs a Redis server.
     pub fn needs_redis(self) -> bool {
         match self {
-            Self::Moka => false,
+            Self::Moka | Self::Memcached => false,
             Self::Redis | Self::TwoTier => true,
         }
     }
@@ -150,12 +156,14 @@ pub fn open_redis(
 }
 
 /// Builds one tier for the strategy `name`. Every strategy gets its own keys (its own moka, its
-/// own Redis prefix and channel), so strategies mounted side by side never see each other's data.
+/// own Redis or Memcached prefix and channel), so strategies mounted side by side never see each
+/// other's data. `memcached` is the `host:port` of a running server, for the Memcached tier.
 pub async fn tier(
     kind: TierKind,
     name: &str,
     config: &Config,
     redis: Option<&deadpool_redis::Pool>,
+    memcached: Option<&str>,
 ) -> anyhow::Result<Arc<dyn Tier>> {
     let prefix = format!("{}{name}:", config.redis_prefix);
     let remote = || -> anyhow::Result<RedisTier> {
@@ -174,6 +182,16 @@ pub async fn tier(
                 &format!("{prefix}{INVALIDATION_CHANNEL}"),
             )
             .await?,
+        ),
+        TierKind::Memcached => Arc::new(
+            MemcachedTier::connect(
+                memcached.context("this tier needs a Memcached server")?,
+                prefix,
+                config.memcached_pool_size,
+                config.memcached_timeout,
+            )
+            .await
+            .context("Failed to connect to Memcached")?,
         ),
     })
 }
@@ -198,7 +216,7 @@ pub async fn mount_all(
             let (tier_name, name) = (kind.name(), strategy.name());
             let deps = Deps {
                 store: store.clone(),
-                tier: tier(kind, &format!("{tier_name}:{name}"), config, redis).await?,
+                tier: tier(kind, &format!("{tier_name}:{name}"), config, redis, None).await?,
                 clock: Arc::clone(&clock),
                 ttls: config.ttls,
             };

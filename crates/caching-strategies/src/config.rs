@@ -29,6 +29,9 @@ pub struct Config {
     /// Upper bound on one Redis call, so a vanished Redis costs this, not a hang.
     pub redis_timeout: Duration,
     pub redis_pool_size: usize,
+    /// The same two bounds for the Memcached tier's connections.
+    pub memcached_timeout: Duration,
+    pub memcached_pool_size: usize,
     pub db_pool_size: usize,
     pub seed: Seed,
     pub sqlite_path: PathBuf,
@@ -55,6 +58,8 @@ impl Config {
             redis_prefix: REDIS_PREFIX.to_owned(),
             redis_timeout: Duration::from_millis(500),
             redis_pool_size: 16,
+            memcached_timeout: Duration::from_millis(500),
+            memcached_pool_size: 16,
             db_pool_size: 8,
             // Enough likes that the GROUP BY behind "top posts" costs tens of milliseconds.
             seed: Seed {

@@ -15,6 +15,7 @@
 //! | [`tiers`] | the [`Tier`] trait: where entries live, and the never-go-backwards rule |
 //! | [`tiers::moka`] | in-process (moka) |
 //! | [`tiers::redis`] | shared (Redis via deadpool-redis), falling back when Redis is gone, replaying the writes it missed when it returns |
+//! | [`tiers::memcached`] | shared (Memcached via async-memcached): `add`/`cas` instead of a script, no pub/sub, no persistence |
 //! | [`tiers::two_tier`] | moka in front of Redis, invalidated across instances over pub/sub |
 //! | [`store`] | the truth: posts and likes in PostgreSQL or SQLite via diesel, with a query counter |
 //! | [`schema`] | diesel's view of the two tables the migrations create |
@@ -22,6 +23,7 @@
 //! | [`http`] | routes and HTTP caching: Cache-Control, ETag/If-None-Match, Last-Modified, Vary |
 //! | [`app`] | wiring: store, Redis, every strategy on every tier under parallel prefixes |
 //! | [`config`], [`error`], [`clock`] | typed config, the error enum, a clock tests can move |
+//! | [`memcached_server`] | finds `memcached` and runs one on a free loopback port (the demo and the tests start their own) |
 //! | [`zipf`], [`fault`] | skewed keys for the load; a TCP link the demo can cut and mend to lose Redis and get it back |
 //! | [`demo`] | the narrated, measured comparison |
 #![doc = include_str!("../README.md")]
@@ -33,6 +35,7 @@ pub mod demo;
 pub mod error;
 pub mod fault;
 pub mod http;
+pub mod memcached_server;
 pub mod model;
 pub mod schema;
 pub mod store;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, update};
 use crate::config::INVALIDATION_CHANNEL;
@@ -49,7 +49,13 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<Option<AcrossIns
     let with_pubsub = staleness(b, pool, true).await?;
     let mut table = Table::new("two-tier")
         .column("B served the old value for", Unit::Millis)
-        .column("stale reads on B", Unit::Count);
+        .column("stale reads on B", Unit::Count)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["B served the old value for"])
+                .titled("how long the other instance served the old value (log scale)"),
+        );
     for (label, row) in [
         ("without pub/sub (local TTL only)", without_pubsub),
         ("with pub/sub invalidation", with_pubsub),

@@ -9,6 +9,7 @@ use super::RunFigures;
 use super::across_instances::AcrossInstancesFigures;
 use super::correctness::CorrectnessFigures;
 use super::http::HttpFigures;
+use super::memcached_vs_redis::MemcachedVsRedisFigures;
 use super::redis_lost::RedisLostFigures;
 use super::speed::SpeedFigures;
 use super::stampede::StampedeFigures;
@@ -40,6 +41,7 @@ pub fn paragraph(f: &RunFigures) -> String {
         instances_sentence(f.across_instances.as_ref()),
         redis_lost_sentence(f.redis_lost.as_ref()),
         http_sentence(&f.http),
+        memcached_sentence(&f.speed, f.memcached_vs_redis.as_ref()),
     ]
     .into_iter()
     .filter(|s| !s.is_empty())
@@ -244,6 +246,97 @@ fn http_sentence(http: &HttpFigures) -> String {
     }
 }
 
+/// Memcached only from what this run measured of it; nothing when it was left out (the demo
+/// said so where it started).
+fn memcached_sentence(
+    speed: &SpeedFigures,
+    differences: Option<&MemcachedVsRedisFigures>,
+) -> String {
+    let costs = &speed.hit_costs;
+    let Some(bare) = costs.bare_memcached_get else {
+        return String::new();
+    };
+    let hit = match costs.memcached_hit_vs_bare_get() {
+        Some(r) if r < DECODING_IS_NOISE => {
+            format!(
+                "a Memcached tier hit cost {r:.2}× a bare Memcached get (decoding within noise)"
+            )
+        }
+        Some(r) => format!(
+            "a Memcached tier hit cost {r:.2}× a bare Memcached get (decoding added {:.0}%)",
+            (r - 1.0) * 100.0
+        ),
+        None => "a Memcached tier hit was not measured".to_owned(),
+    };
+    let against_redis = match costs.memcached_vs_redis_get() {
+        Some(q) if q < 1.0 / DECODING_IS_NOISE => format!(
+            ", and its bare get ({:.0} µs) was {} than Redis's GET (each through its own \
+             client and pool)",
+            bare.p50_us,
+            faster(Some(1.0 / q))
+        ),
+        Some(q) if q > DECODING_IS_NOISE => format!(
+            ", and its bare get ({:.0} µs) was {} than Redis's GET (each through its own \
+             client and pool)",
+            bare.p50_us,
+            faster(Some(1.0 / q))
+        ),
+        Some(_) => format!(
+            ", and its bare get ({:.0} µs) cost about what Redis's GET did: on loopback both are \
+             one round trip",
+            bare.p50_us
+        ),
+        None => String::new(),
+    };
+    let store = speed.posts_by_id.iter().find(|r| r.is_baseline());
+    let over = speed.posts_by_id.iter().find(|r| {
+        r.tier == Some(crate::app::TierKind::Memcached)
+            && r.strategy == Some(crate::app::StrategyKind::CacheAside)
+    });
+    let post = match (store, over) {
+        (Some(store), Some(over)) if over.p50_us > 0.0 => format!(
+            "; cache-aside over Memcached served a post by id {} at the median than the store, \
+             with {} store queries instead of {}",
+            faster(Some(store.p50_us / over.p50_us)),
+            over.db_queries,
+            store.db_queries
+        ),
+        _ => String::new(),
+    };
+    let facts = differences.map_or_else(String::new, |d| {
+        let m = &d.memcached;
+        let size = if m.over_limit_refused {
+            format!("refused a {}-byte value", m.item_size_max + 1)
+        } else {
+            format!(
+                "stored a {}-byte value, over the item_size_max it reported",
+                m.item_size_max + 1
+            )
+        };
+        let redis = match d.redis.as_ref().and_then(|r| r.over_memcached_limit_stored) {
+            Some(_) if m.over_limit_refused => " that Redis stored",
+            _ => "",
+        };
+        let restart = if m.keys_after_restart == 0 {
+            format!(
+                "kept none of {} keys across a restart",
+                m.keys_before_restart
+            )
+        } else {
+            format!(
+                "kept {} of {} keys across a restart",
+                m.keys_after_restart, m.keys_before_restart
+            )
+        };
+        format!(" Memcached {size}{redis} and {restart}.")
+    });
+    let mut first = format!("Beside Redis, {hit}{against_redis}{post}.");
+    if let Some(c) = first.get_mut(..1) {
+        c.make_ascii_uppercase();
+    }
+    first + &facts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +344,7 @@ mod tests {
     use crate::demo::across_instances::Staleness;
     use crate::demo::correctness::{RaceRow, StaleReads, WriteBackAbort};
     use crate::demo::http::ClientRow;
+    use crate::demo::memcached_vs_redis::{MemcachedFacts, RedisFacts};
     use crate::demo::redis_lost::{OutageWrite, ReadPhase};
     use crate::demo::speed::{Cost, HitCosts, ReadRow};
     use crate::demo::stampede::{Read, StampedeRow};
@@ -325,6 +419,11 @@ mod tests {
                 posts_by_id: vec![
                     read_row(None, 200.0),
                     read_row(Some(StrategyKind::CacheAside), pick(2.0, 400.0)),
+                    ReadRow {
+                        tier: Some(TierKind::Memcached),
+                        db_queries: 12,
+                        ..read_row(Some(StrategyKind::CacheAside), pick(100.0, 500.0))
+                    },
                 ],
                 top_posts: vec![
                     read_row(None, 50_000.0),
@@ -338,6 +437,9 @@ mod tests {
                     redis_strategy_hit: Some(cost(110.0)),
                     store_post: cost(150.0),
                     store_top: cost(25_000.0),
+                    bare_memcached_get: Some(cost(pick(75.0, 130.0))),
+                    memcached_hit: Some(cost(pick(76.5, 200.0))),
+                    memcached_strategy_hit: Some(cost(90.0)),
                 },
                 writes: Vec::new(),
             },
@@ -404,6 +506,32 @@ mod tests {
                     client(true, if expected { 2_900 } else { 25_000 }),
                 ],
             },
+            memcached_vs_redis: Some(MemcachedVsRedisFigures {
+                memcached: MemcachedFacts {
+                    version: "1.6.18".to_owned(),
+                    threads: 4,
+                    limit_maxbytes: 64 << 20,
+                    item_size_max: 1_048_576,
+                    over_limit_refused: expected,
+                    under_limit_stored: true,
+                    evictions_on: true,
+                    lru_crawler: true,
+                    lru_segmented: true,
+                    keys_before_restart: 100,
+                    keys_after_restart: if expected { 0 } else { 100 },
+                    subscribe_reply: "ERROR".to_owned(),
+                },
+                redis: Some(RedisFacts {
+                    version: "7.0.15".to_owned(),
+                    io_threads: Some(1),
+                    aof_enabled: Some(false),
+                    save: Some(String::new()),
+                    role: Some("master".to_owned()),
+                    connected_replicas: Some(0),
+                    maxmemory_policy: Some("noeviction".to_owned()),
+                    over_memcached_limit_stored: Some(1_048_577),
+                }),
+            }),
         }
     }
 
@@ -425,6 +553,10 @@ mod tests {
             "every read still succeeded from the store, which took 100 queries against 20",
             "by 1 of 1 strategies without the repair journal and by 0 of 1 with it",
             "revalidation moved 2900 body bytes instead of 25000",
+            "a Memcached tier hit cost 1.02× a bare Memcached get (decoding within noise)",
+            "its bare get (75 µs) was 1.3× faster than Redis's GET",
+            "cache-aside over Memcached served a post by id 2.0× faster at the median than the store, with 12 store queries",
+            "Memcached refused a 1048577-byte value that Redis stored and kept none of 100 keys across a restart.",
         ] {
             assert!(normal.contains(expected), "{expected:?} not in: {normal}");
         }
@@ -441,6 +573,11 @@ mod tests {
             "3 reads failed",
             "by 1 of 1 with it",
             "it saved nothing this run",
+            "(decoding added 54%)",
+            "its bare get (130 µs) was 1.3× slower than Redis's GET",
+            "served a post by id 2.5× slower at the median",
+            "stored a 1048577-byte value, over the item_size_max it reported",
+            "kept 100 of 100 keys across a restart",
         ] {
             assert!(
                 contrary.contains(contrary_case),
@@ -469,5 +606,17 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("repair journal"), "{text}");
+    }
+
+    #[test]
+    fn without_memcached_the_paragraph_does_not_mention_it() {
+        let mut f = figures(true);
+        f.speed.hit_costs.bare_memcached_get = None;
+        f.speed.hit_costs.memcached_hit = None;
+        f.memcached_vs_redis = None;
+
+        let text = paragraph(&f);
+
+        assert!(!text.contains("Memcached"), "{text}");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, update};
 use crate::app::{StrategyKind, TierKind};
@@ -124,7 +124,12 @@ async fn stale_reads(n: &mut Narrator, b: &Bench, writes: u64) -> anyhow::Result
     ));
     let mut table = Table::new("strategy / tier")
         .column("reads", Unit::Count)
-        .column("stale reads", Unit::Count);
+        .column("stale reads", Unit::Count)
+        .chart(
+            Chart::bars()
+                .of(&["stale reads"])
+                .titled("stale reads under a concurrent writer"),
+        );
     let mut out = Vec::new();
     for kind in b.kinds() {
         for strategy_kind in StrategyKind::ALL {
@@ -290,7 +295,12 @@ async fn write_back_abort(n: &mut Narrator, b: &Bench) -> anyhow::Result<WriteBa
         .column("acknowledged", Unit::Count)
         .column("flushed", Unit::Count)
         .column("lost on abort", Unit::Count)
-        .column("posts behind in store", Unit::Count);
+        .column("posts behind in store", Unit::Count)
+        .chart(
+            Chart::bars()
+                .of(&["acknowledged", "flushed", "lost on abort"])
+                .titled("write-back: acknowledged, flushed and lost writes"),
+        );
     table.row(
         "flush, then abort",
         [

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use support::Plan;
 use support::measure::measure;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 use support::transcript::Recorder;
 
 use super::Bench;
@@ -115,7 +115,13 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<HttpFigures> {
     let mut table = Table::latency("client")
         .column("200s", Unit::Count)
         .column("304s", Unit::Count)
-        .column("body bytes", Unit::Bytes);
+        .column("body bytes", Unit::Bytes)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["200s", "304s", "body bytes"])
+                .titled("a revalidating client against a plain one (log scale)"),
+        );
     let requests = if b.quick { 200 } else { 2_000 };
     let mut clients = Vec::new();
     for revalidate in [false, true] {

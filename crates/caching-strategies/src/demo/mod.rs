@@ -12,12 +12,14 @@
 //! | Across instances | [`across_instances`] | two instances with and without pub/sub |
 //! | Redis lost mid-run | [`redis_lost`] | reads fall back to the store; a write during the outage, before and after the journal |
 //! | HTTP caching | [`http`] | a revalidating client against one that is not |
+//! | Memcached versus Redis | [`memcached_vs_redis`] | threads, persistence, eviction, value size, pub/sub: asked of both servers |
 //! | What you just saw | [`closing`] | the closing paragraph, from the figures |
 
 pub mod across_instances;
 pub mod closing;
 pub mod correctness;
 pub mod http;
+pub mod memcached_vs_redis;
 pub mod redis_lost;
 pub mod speed;
 pub mod stampede;
@@ -32,6 +34,7 @@ use support::{Plan, Report, Service, Settings};
 use crate::app::{self, StrategyKind, TierKind};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::memcached_server::{self, MemcachedServer};
 use crate::model::PostUpdate;
 use crate::store::Store;
 use crate::strategies::{Deps, Strategy};
@@ -64,6 +67,8 @@ pub struct Bench {
     /// this run's Redis key prefixes, so a rerun starts cold and never reads the last run's
     /// entries (they expire on their own).
     pub ids: RunIds,
+    /// The Memcached server this run started, or `None` (left out: not installed).
+    pub memcached: Option<MemcachedServer>,
 }
 
 impl Bench {
@@ -78,11 +83,13 @@ impl Bench {
     /// A fresh tier of `kind` under this run's key prefix for `label`. Each call site passes its
     /// own label: two tiers with one label would share Redis keys.
     pub async fn tier(&self, kind: TierKind, label: &str) -> anyhow::Result<Arc<dyn Tier>> {
+        let memcached = self.memcached.as_ref().map(MemcachedServer::address);
         app::tier(
             kind,
             &self.redis_name(&format!("{label} {}", kind.name())),
             &self.config,
             self.redis.as_ref(),
+            memcached.as_deref(),
         )
         .await
     }
@@ -135,6 +142,30 @@ impl Bench {
     }
 }
 
+/// Starts this run's Memcached on a free loopback port, or says in one line what the run leaves
+/// out without it (an error under `BF_REQUIRE_SERVICES=1`).
+async fn start_memcached(
+    n: &mut Narrator,
+    config: &Config,
+) -> anyhow::Result<Option<MemcachedServer>> {
+    match MemcachedServer::start().await {
+        Ok(server) => Ok(Some(server)),
+        Err(e) => {
+            anyhow::ensure!(
+                !config.settings.require_services,
+                "{e}, and BF_REQUIRE_SERVICES=1 requires it"
+            );
+            n.say(&format!(
+                "Memcached left out ({e}): no Memcached rows in the speed tables and no \
+                 Memcached-versus-Redis section; the demo starts its own server once `memcached` \
+                 is installed (or set {}=/path/to/memcached).",
+                memcached_server::SERVER_VAR
+            ));
+            Ok(None)
+        }
+    }
+}
+
 /// The edit every section's writers make: a new title per write, so a stale read is visible.
 pub fn update(i: u64) -> PostUpdate {
     PostUpdate {
@@ -154,6 +185,9 @@ pub struct RunFigures {
     /// `None` without Redis.
     pub redis_lost: Option<redis_lost::RedisLostFigures>,
     pub http: http::HttpFigures,
+    /// `None` without Memcached.
+    #[serde(default)]
+    pub memcached_vs_redis: Option<memcached_vs_redis::MemcachedVsRedisFigures>,
 }
 
 pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report> {
@@ -185,6 +219,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         store.backend().name(),
         seeding.elapsed().as_secs_f64()
     ));
+    let memcached = start_memcached(&mut n, &config).await?;
     let bench = Bench {
         zipf: Zipf::new(usize::try_from(config.seed.posts).unwrap_or(1), 1.0),
         ids: RunIds::new(OWN_POSTS_FROM..config.seed.posts + 1),
@@ -193,6 +228,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         redis,
         clock: Arc::new(SystemClock),
         quick: args.quick,
+        memcached,
     };
 
     let figures = RunFigures {
@@ -202,6 +238,7 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         across_instances: across_instances::run(&mut n, &bench).await?,
         redis_lost: redis_lost::run(&mut n, &bench).await?,
         http: http::run(&mut n, &bench).await?,
+        memcached_vs_redis: memcached_vs_redis::run(&mut n, &bench).await?,
     };
     closing::run(&mut n, &figures);
     n.finish(args.json.as_deref())

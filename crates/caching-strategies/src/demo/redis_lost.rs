@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use support::measure::measure;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::Bench;
 use crate::app::StrategyKind;
@@ -99,7 +99,13 @@ async fn reads_fall_back(n: &mut Narrator, b: &Bench) -> anyhow::Result<(Vec<Rea
     let strategy = CacheAside::new(b.deps(Arc::new(tier.clone())), OnWrite::Invalidate);
     let mut table = Table::latency("phase")
         .column("errors", Unit::Count)
-        .column("DB queries", Unit::Count);
+        .column("DB queries", Unit::Count)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "DB queries"])
+                .titled("reads before, during and after the outage (log scale)"),
+        );
     let mut phases = Vec::new();
     for cut in [false, true] {
         if cut {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use support::Measurement;
 use support::measure::{measure, measure_sync};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, update};
 use crate::app::{StrategyKind, TierKind};
@@ -20,12 +20,14 @@ use crate::strategies::invalidation::OnWrite;
 use crate::strategies::no_cache::{self, NoCache};
 use crate::strategies::write_back::WriteBack;
 use crate::tiers::Tier;
+use crate::tiers::memcached::MemcachedTier;
 use crate::tiers::moka::MokaTier;
 use crate::tiers::redis::RedisTier;
 
 /// The baseline row's label, and the row every ratio column divides by.
 const NO_CACHE: &str = no_cache::NAME;
 const BARE_GET: &str = "bare Redis GET";
+const BARE_MEMCACHED_GET: &str = "bare Memcached get";
 
 /// A row of the read tables: a strategy on a tier, or the store alone (`tier` and `strategy`
 /// both `None`).
@@ -50,7 +52,7 @@ impl ReadRow {
         }
     }
 
-    fn is_baseline(&self) -> bool {
+    pub(crate) fn is_baseline(&self) -> bool {
         self.strategy.is_none()
     }
 }
@@ -81,6 +83,13 @@ pub struct HitCosts {
     pub redis_strategy_hit: Option<Cost>,
     pub store_post: Cost,
     pub store_top: Cost,
+    /// A bare `get` on the Memcached tier's own connections (`None`: Memcached was left out).
+    #[serde(default)]
+    pub bare_memcached_get: Option<Cost>,
+    #[serde(default)]
+    pub memcached_hit: Option<Cost>,
+    #[serde(default)]
+    pub memcached_strategy_hit: Option<Cost>,
 }
 
 impl HitCosts {
@@ -88,6 +97,18 @@ impl HitCosts {
     pub fn redis_hit_vs_bare_get(&self) -> Option<f64> {
         let (hit, bare) = (self.redis_hit?, self.bare_redis_get?);
         (bare.p50_us > 0.0).then(|| hit.p50_us / bare.p50_us)
+    }
+
+    /// A Memcached tier hit (get plus decoding) over a bare get on the same connections.
+    pub fn memcached_hit_vs_bare_get(&self) -> Option<f64> {
+        let (hit, bare) = (self.memcached_hit?, self.bare_memcached_get?);
+        (bare.p50_us > 0.0).then(|| hit.p50_us / bare.p50_us)
+    }
+
+    /// A bare Memcached get over a bare Redis GET, both measured in this run.
+    pub fn memcached_vs_redis_get(&self) -> Option<f64> {
+        let (memcached, redis) = (self.bare_memcached_get?, self.bare_redis_get?);
+        (redis.p50_us > 0.0).then(|| memcached.p50_us / redis.p50_us)
     }
 }
 
@@ -142,7 +163,10 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<SpeedFigures> {
         None,
         Arc::new(NoCache::new(b.store.clone(), Arc::clone(&b.clock))),
     )];
-    for kind in b.kinds() {
+    // Memcached after the Redis tiers, when this run started one: the same two strategies over
+    // a second shared cache, unchanged.
+    let memcached = b.memcached.is_some().then_some(TierKind::Memcached);
+    for kind in b.kinds().into_iter().chain(memcached) {
         for strategy in [StrategyKind::CacheAside, StrategyKind::ReadThrough] {
             rows.push((
                 Some((kind, strategy)),
@@ -189,7 +213,13 @@ async fn posts_by_id(n: &mut Narrator, b: &Bench, rows: &Rows) -> anyhow::Result
     let mut table = Table::latency("strategy / tier")
         .column("DB queries", Unit::Count)
         .column("hit ratio", Unit::Percent)
-        .ratio_against("p50", NO_CACHE);
+        .ratio_against("p50", NO_CACHE)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "p99", "DB queries"])
+                .titled("post by id: latency and store queries per strategy and tier (log scale)"),
+        );
     let mut out = Vec::new();
     for (at, strategy) in rows {
         let op = |i: u64| {
@@ -230,7 +260,13 @@ async fn top_posts(n: &mut Narrator, b: &Bench, rows: &Rows) -> anyhow::Result<V
     );
     let mut table = Table::latency("strategy / tier")
         .column("DB queries", Unit::Count)
-        .ratio_against("p50", NO_CACHE);
+        .ratio_against("p50", NO_CACHE)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "p99", "DB queries"])
+                .titled("top posts: latency and store queries per strategy and tier (log scale)"),
+        );
     let mut out = Vec::new();
     for (at, strategy) in rows {
         let plan = if at.is_none() {
@@ -261,12 +297,19 @@ async fn hit_costs(n: &mut Narrator, b: &Bench) -> anyhow::Result<HitCosts> {
     n.say(
         "What one read costs, one at a time: a moka hit (measured in batches with measure_sync, \
          since it is far below a microsecond), the same through the strategy, a bare Redis GET on \
-         the same pool, a Redis tier hit (GET plus decoding), and the two store reads.",
+         the same pool, a Redis tier hit (GET plus decoding), the same three for Memcached \
+         when this run has it, and the two store reads.",
     );
     let mut table = Table::new("operation")
         .column("p50", Unit::Micros)
         .column("p99", Unit::Micros)
-        .ratio_against("p50", BARE_GET);
+        .ratio_against("p50", BARE_GET)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "p99"])
+                .titled("what one read costs, by layer (log scale)"),
+        );
     let mut row = |label: &str, m: &Measurement| {
         table.row(label, [m.p50_us().into(), m.p99_us().into()]);
         Cost::from(m)
@@ -315,6 +358,35 @@ async fn hit_costs(n: &mut Narrator, b: &Bench) -> anyhow::Result<HitCosts> {
         let m = measure(plan, |_| strategy.get_post(1)).await;
         redis_strategy_hit = Some(row("Redis hit (cache-aside get_post)", &m));
     }
+    let (mut bare_memcached_get, mut memcached_hit, mut memcached_strategy_hit) =
+        (None, None, None);
+    if let Some(server) = &b.memcached {
+        let tier = MemcachedTier::connect(
+            &server.address(),
+            b.redis_prefix("costs"),
+            b.config.memcached_pool_size,
+            b.config.memcached_timeout,
+        )
+        .await?;
+        let strategy = CacheAside::new(b.deps(Arc::new(tier.clone())), OnWrite::Invalidate);
+        strategy.get_post(1).await?;
+        let memcached_key = tier.memcached_key(&key);
+        let plan = b.plan(5_000, Duration::from_millis(800)).warmup(200);
+        let m = measure(plan, |_| async {
+            let raw = tier.raw_get(&memcached_key).await?;
+            anyhow::ensure!(raw.is_some(), "the key is cached");
+            Ok::<_, anyhow::Error>(())
+        })
+        .await;
+        bare_memcached_get = Some(row(BARE_MEMCACHED_GET, &m));
+        let m = measure(plan, |_| async {
+            matches!(tier.get(&key).await, Ok(Some(_)))
+        })
+        .await;
+        memcached_hit = Some(row("Memcached hit (tier)", &m));
+        let m = measure(plan, |_| strategy.get_post(1)).await;
+        memcached_strategy_hit = Some(row("Memcached hit (cache-aside get_post)", &m));
+    }
     let m = measure(b.plan(2_000, Duration::from_millis(600)).warmup(20), |i| {
         b.store.get_post(b.zipf.id(i))
     })
@@ -334,6 +406,9 @@ async fn hit_costs(n: &mut Narrator, b: &Bench) -> anyhow::Result<HitCosts> {
         redis_strategy_hit,
         store_post,
         store_top,
+        bare_memcached_get,
+        memcached_hit,
+        memcached_strategy_hit,
     })
 }
 
@@ -347,7 +422,12 @@ async fn writes(n: &mut Narrator, b: &Bench) -> anyhow::Result<Vec<WriteRow>> {
     let mut table = Table::latency("strategy")
         .column("writes", Unit::Count)
         .column("DB queries", Unit::Count)
-        .ratio_against("p50", NO_CACHE);
+        .ratio_against("p50", NO_CACHE)
+        .chart(
+            Chart::bars()
+                .of(&["writes", "DB queries"])
+                .titled("writes acknowledged against row writes the store received"),
+        );
     let mut rows: Vec<(Option<StrategyKind>, Arc<dyn Strategy>)> = vec![(
         None,
         Arc::new(NoCache::new(b.store.clone(), Arc::clone(&b.clock))),

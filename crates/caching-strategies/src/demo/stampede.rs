@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use support::Plan;
 use support::measure::measure;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::Bench;
 use crate::app::{StrategyKind, TierKind};
@@ -97,7 +97,13 @@ pub async fn run(n: &mut Narrator, b: &Bench) -> anyhow::Result<StampedeFigures>
         .column("DB loads", Unit::Count)
         .column("p50", Unit::Micros)
         .column("p99", Unit::Micros)
-        .column("wall time", Unit::Millis);
+        .column("wall time", Unit::Millis)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["requests", "DB loads"])
+                .titled("stampede: requests against the loads the store received (log scale)"),
+        );
     let top_requests = if b.quick { 5 } else { 30 };
     let load_cost_ms = STAMPEDE_LOAD_LATENCY.as_secs_f64() * 1e3;
     let mut rows = Vec::new();

@@ -1,6 +1,7 @@
 //! Where cached entries live. Every strategy talks to a [`Tier`], so the same strategy code runs
 //! over an in-process cache ([`MokaTier`](crate::tiers::moka::MokaTier)), a shared one
-//! ([`RedisTier`](crate::tiers::redis::RedisTier)), or both ([`TwoTier`](crate::tiers::two_tier::TwoTier)).
+//! ([`RedisTier`](crate::tiers::redis::RedisTier), or [`MemcachedTier`](crate::tiers::memcached::MemcachedTier)
+//! beside it), or both ([`TwoTier`](crate::tiers::two_tier::TwoTier)).
 //!
 //! The calls are split by *intent*, because a two-tier cache must tell other instances about
 //! writes but not about reads:
@@ -12,8 +13,10 @@
 //! is different: the cache may come back holding the old value, so a shared tier remembers what
 //! it owes (see [`RedisTier`](crate::tiers::redis::RedisTier)'s repair journal).
 //!
-//! One file per tier: [`moka`], [`redis`], [`two_tier`] (the first two, stacked).
+//! One file per tier: [`moka`], [`redis`], [`memcached`], [`two_tier`] (moka in front of Redis:
+//! Memcached has no pub/sub to carry the invalidations, see [`memcached`]).
 
+pub mod memcached;
 pub mod moka;
 pub mod redis;
 pub mod two_tier;

@@ -26,6 +26,14 @@ async fn the_quick_demo_reports_every_section() -> anyhow::Result<()> {
         assert!(report.section(title).is_some(), "missing section {title}");
     }
     assert!(report.tables().count() >= 8);
+    // Memcached's section is there whenever the demo could start one (it says in one line what
+    // it left out otherwise).
+    if caching_strategies::memcached_server::locate().is_ok() {
+        assert!(
+            report.section("Memcached versus Redis").is_some(),
+            "memcached is installed but its section is missing"
+        );
+    }
     let figures = report
         .section("Stampede")
         .and_then(|s| {

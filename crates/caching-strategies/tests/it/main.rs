@@ -5,6 +5,7 @@ mod coalescing;
 mod common;
 mod demo;
 mod http;
+mod memcached;
 mod race;
 mod redis_failure;
 mod two_tier;
