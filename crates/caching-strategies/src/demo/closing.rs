@@ -270,19 +270,19 @@ fn memcached_sentence(
     };
     let against_redis = match costs.memcached_vs_redis_get() {
         Some(q) if q < 1.0 / DECODING_IS_NOISE => format!(
-            ", and its bare get ({:.0} µs) was {} than Redis's GET (each through its own \
+            ", and its bare get ({:.1} µs) was {} than Redis's GET (each through its own \
              client and pool)",
             bare.p50_us,
             faster(Some(1.0 / q))
         ),
         Some(q) if q > DECODING_IS_NOISE => format!(
-            ", and its bare get ({:.0} µs) was {} than Redis's GET (each through its own \
+            ", and its bare get ({:.1} µs) was {} than Redis's GET (each through its own \
              client and pool)",
             bare.p50_us,
             faster(Some(1.0 / q))
         ),
         Some(_) => format!(
-            ", and its bare get ({:.0} µs) cost about what Redis's GET did: on loopback both are \
+            ", and its bare get ({:.1} µs) cost about what Redis's GET did: on loopback both are \
              one round trip",
             bare.p50_us
         ),
@@ -554,7 +554,7 @@ mod tests {
             "by 1 of 1 strategies without the repair journal and by 0 of 1 with it",
             "revalidation moved 2900 body bytes instead of 25000",
             "a Memcached tier hit cost 1.02× a bare Memcached get (decoding within noise)",
-            "its bare get (75 µs) was 1.3× faster than Redis's GET",
+            "its bare get (75.0 µs) was 1.3× faster than Redis's GET",
             "cache-aside over Memcached served a post by id 2.0× faster at the median than the store, with 12 store queries",
             "Memcached refused a 1048577-byte value that Redis stored and kept none of 100 keys across a restart.",
         ] {
@@ -574,7 +574,7 @@ mod tests {
             "by 1 of 1 with it",
             "it saved nothing this run",
             "(decoding added 54%)",
-            "its bare get (130 µs) was 1.3× slower than Redis's GET",
+            "its bare get (130.0 µs) was 1.3× slower than Redis's GET",
             "served a post by id 2.5× slower at the median",
             "stored a 1048577-byte value, over the item_size_max it reported",
             "kept 100 of 100 keys across a restart",
@@ -606,6 +606,19 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("repair journal"), "{text}");
+    }
+
+    #[test]
+    fn a_memcached_get_that_costs_what_a_redis_get_does_is_called_the_same() {
+        let mut f = figures(true);
+        f.speed.hit_costs.bare_memcached_get = f.speed.hit_costs.bare_redis_get;
+
+        let text = paragraph(&f);
+
+        assert!(
+            text.contains("cost about what Redis's GET did: on loopback both are one round trip"),
+            "{text}"
+        );
     }
 
     #[test]

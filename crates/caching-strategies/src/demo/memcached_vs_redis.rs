@@ -358,7 +358,7 @@ fn table(f: &MemcachedVsRedisFigures) -> Table {
                 unknown(r.connected_replicas.map(|n| n.to_string()))
             )
         }),
-        "measured (Redis), stated",
+        "Redis measured; Memcached stated",
     );
     row(
         "eviction when full",

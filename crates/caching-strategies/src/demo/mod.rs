@@ -34,7 +34,7 @@ use support::{Plan, Report, Service, Settings};
 use crate::app::{self, StrategyKind, TierKind};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::memcached_server::{self, MemcachedServer};
+use crate::memcached_server::{self, MemcachedServer, MemcachedServerError};
 use crate::model::PostUpdate;
 use crate::store::Store;
 use crate::strategies::{Deps, Strategy};
@@ -155,11 +155,14 @@ async fn start_memcached(
                 !config.settings.require_services,
                 "{e}, and BF_REQUIRE_SERVICES=1 requires it"
             );
+            let reason = match &e {
+                MemcachedServerError::Absent { reason } => reason.clone(),
+                other => other.to_string(),
+            };
             n.say(&format!(
-                "Memcached left out ({e}): no Memcached rows in the speed tables and no \
-                 Memcached-versus-Redis section; the demo starts its own server once `memcached` \
-                 is installed (or set {}=/path/to/memcached).",
-                memcached_server::SERVER_VAR
+                "Memcached left out ({reason}): no Memcached rows in the speed tables and no \
+                 Memcached-versus-Redis section; install it (`{}`) and the demo starts its own.",
+                memcached_server::INSTALL
             ));
             Ok(None)
         }
