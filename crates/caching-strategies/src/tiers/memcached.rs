@@ -50,12 +50,11 @@ use crate::error::Error;
 use crate::model::Entry;
 use crate::tiers::{Tier, may_replace};
 
-/// How many lost compare-and-swap races a versioned write tolerates before it gives up.
+/// How many lost compare-and-swap races a versioned write tolerates before it gives up. Each
+/// loss means another write succeeded, so N concurrent writers of one key lose at most N − 1.
 pub const CAS_ATTEMPTS: usize = 16;
 /// Memcached reads a TTL above 30 days as an absolute Unix timestamp, not a duration.
 const MAX_RELATIVE_TTL_SECS: u64 = 30 * 24 * 3600;
-/// Memcached's key limit (bytes); longer keys are refused by the server.
-pub const MAX_KEY_BYTES: usize = 250;
 
 /// Connections to one server: idle ones kept for reuse, at most `size` in use at once.
 ///

@@ -137,6 +137,37 @@ async fn memcached_versioned_fill_never_replaces_a_newer_version() -> anyhow::Re
     Ok(())
 }
 
+/// Concurrent versioned writers of one key, each with its own version, leave the newest: every
+/// lost compare-and-swap race is read again, and no older write lands after a newer one.
+#[tokio::test]
+async fn memcached_concurrent_versioned_writes_leave_the_newest_version() -> anyhow::Result<()> {
+    let Some((_server, tier)) = memcached("mc_concurrent").await? else {
+        return Ok(());
+    };
+    let tier = Arc::new(tier);
+    let writers = 8;
+    // A barrier, not a sleep: every writer starts its first read at the same moment.
+    let start = Arc::new(tokio::sync::Barrier::new(writers));
+    let tasks: Vec<_> = (1..=writers as i64)
+        .map(|version| {
+            let (tier, start) = (Arc::clone(&tier), Arc::clone(&start));
+            tokio::spawn(async move {
+                start.wait().await;
+                tier.put_if_not_older("contended", entry(version), TTL)
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+
+    let held = tier.get("contended").await?;
+
+    assert_eq!(held.as_deref(), Some(&entry(writers as i64)));
+    Ok(())
+}
+
 /// Cache-aside runs over Memcached unchanged: the first read loads from the store, the second is
 /// served from Memcached with no store query.
 #[tokio::test]
