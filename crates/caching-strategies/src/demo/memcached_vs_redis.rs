@@ -51,7 +51,7 @@ pub struct MemcachedFacts {
     /// `stats settings` `lru_crawler` and `lru_segmented`.
     pub lru_crawler: bool,
     pub lru_segmented: bool,
-    /// Keys found again after a restart, of [`RESTART_KEYS`] written before it.
+    /// Keys found again after a restart, of the `keys_before_restart` written before it.
     pub keys_before_restart: u64,
     pub keys_after_restart: u64,
     /// The server's first reply line to `subscribe` (it has no such command).
