@@ -1,0 +1,52 @@
+//! The page in a real browser, offline: headless Chromium with every road to the network closed
+//! loads it from disk, and the DOM it rendered must hold every chart with its title and a plot
+//! that has marks and a size. A screenshot is kept as CI's artefact.
+
+use report::browser::{BROWSER_VAR, Browser, DISABLED, INSTALL};
+
+use crate::common::{build, expected, figure, fixture_paths, unescape};
+
+#[test]
+fn an_offline_browser_renders_every_expected_chart_with_its_title_and_a_plot() -> anyhow::Result<()>
+{
+    let browser = match Browser::find() {
+        Ok(b) => b,
+        Err(e) if e.is_absent() => {
+            let reason = format!("{e} (or set {BROWSER_VAR}; {DISABLED} skips; {INSTALL})");
+            if !support::testkit::present(Some(reason)) {
+                return Ok(());
+            }
+            anyhow::bail!("unreachable: present() fails when Chromium is required")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let built = build(&fixture_paths())?;
+    let dom = browser.dump_dom(&built.page)?;
+    let charts = expected(&built.loaded);
+    assert!(!charts.is_empty());
+    for chart in &charts {
+        let figure = figure(&dom, &chart.id)
+            .ok_or_else(|| anyhow::anyhow!("{} is not in the rendered DOM", chart.id))?;
+        let tag = &figure[..figure.find('>').unwrap_or(figure.len())];
+        assert!(tag.contains("data-rendered=\"yes\""), "{}: {tag}", chart.id);
+        assert!(
+            unescape(figure).contains(&chart.title),
+            "{}: title",
+            chart.id
+        );
+    }
+
+    // The artefact: where the demos' reports go, `$CARGO_TARGET_DIR/reports` or `target/reports`.
+    let dir = report::run::default_dir(&report::run::workspace_root());
+    std::fs::create_dir_all(&dir)?;
+    let png = dir.join("report-test.png");
+    browser.screenshot(&built.page, &png, (1400, 4000))?;
+    let bytes = std::fs::read(&png)?;
+    assert!(
+        bytes.starts_with(b"\x89PNG"),
+        "{} is not a PNG",
+        png.display()
+    );
+    eprintln!("screenshot: {}", png.display());
+    Ok(())
+}
