@@ -28,6 +28,22 @@ demo topic *args:
 bench topic *args:
     cargo run --release --quiet -p "{{topic}}" --bin "{{topic}}-bench" -- {{args}}
 
+# Every demo's comparison on one offline HTML page of charts (`--quick`, `--fresh`, `--no-run`);
+# runs each demo that has no report yet.
+report *args:
+    cargo run --release --quiet -p report -- {{args}}
+
+# Regenerate mini-blog's Postman collection from a running server's OpenAPI document
+# (`cargo run -p mini-blog -- serve` first).
+postman url="http://127.0.0.1:8080/api/openapi.json":
+    test -d examples/mini-blog/postman/node_modules || npm ci --prefix examples/mini-blog/postman --no-audit --no-fund
+    node examples/mini-blog/postman/generate.mjs {{url}}
+
+# Run mini-blog's Postman collection with newman against a running server.
+newman base="http://127.0.0.1:8080":
+    test -d examples/mini-blog/postman/node_modules || npm ci --prefix examples/mini-blog/postman --no-audit --no-fund
+    examples/mini-blog/postman/node_modules/.bin/newman run examples/mini-blog/postman/mini-blog.postman_collection.json --env-var baseUrl={{base}}
+
 # Run every test (the same command CI runs; set BF_REQUIRE_SERVICES=1 to fail instead of skip).
 test *args:
     cargo test --workspace {{args}}
