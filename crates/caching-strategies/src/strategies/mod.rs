@@ -8,7 +8,7 @@
 //! One file per strategy, in the order to read them: [`no_cache`] (the baseline),
 //! [`cache_aside`] with [`invalidation`] (the default, its race and the fix), then
 //! [`read_through`], [`write_through`] and [`write_back`], each best diffed against cache-aside.
-//! Every one of them runs over any [`Tier`](crate::tiers::Tier).
+//! Every one of them runs over any [`Tier`] (moka, Redis, Memcached or two-tier).
 
 pub mod cache_aside;
 pub mod invalidation;
