@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use support::measure::{Measurement, Plan, measure_interleaved};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, Node};
 
@@ -178,7 +178,13 @@ pub async fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<Logi
         Some(at) => format!("Spraying one password over many usernames from one address: attempt {at} was answered 429."),
         None => format!("Spraying one password over {} usernames was never throttled.", figures.per_address + 1),
     });
-    let mut timing = Table::latency("failed login (OWASP cost)").ratio_against("p50", WRONG);
+    let mut timing = Table::latency("failed login (OWASP cost)")
+        .ratio_against("p50", WRONG)
+        .chart(
+            Chart::bars()
+                .of(&["p50", "p99"])
+                .titled("A failed login costs the same, known user or not"),
+        );
     timing.row_measured(UNKNOWN, &figures.unknown_user, []);
     timing.row_measured(WRONG, &figures.wrong_password, []);
     n.table(timing);

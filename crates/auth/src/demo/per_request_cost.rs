@@ -14,7 +14,7 @@ use anyhow::Context as _;
 use serde::Serialize;
 use support::measure::{Measurement, Plan, measure_sync};
 use support::narrate::Narrator;
-use support::report::Table;
+use support::report::{Chart, Table};
 
 use super::{Bench, password_of};
 use crate::api_keys::NewKey;
@@ -131,7 +131,15 @@ pub async fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<PerR
         authorize,
         guard,
     };
-    let mut table = Table::latency("step").ratio_against("p50", SESSION);
+    let mut table = Table::latency("step")
+        .ratio_against("p50", SESSION)
+        // A log axis: from a tenth of a microsecond (RBAC) to tens of milliseconds (argon2id).
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "p99"])
+                .titled("What trusting one request costs, in-process"),
+        );
     table.row_measured(ARGON2, &figures.argon2, []);
     table.row_measured(SESSION, &figures.session, []);
     table.row_measured(JWT, &figures.jwt, []);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, Credential, login, status_of};
 use crate::principal::Mechanism;
@@ -108,7 +108,12 @@ pub async fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<Revo
     let mut table = Table::new("mechanism")
         .column("first request after disabling", Unit::Count)
         .column("still accepted for", Unit::Seconds)
-        .column("why", Unit::Text);
+        .column("why", Unit::Text)
+        .chart(
+            Chart::bars()
+                .of(&["still accepted for"])
+                .titled("How long a disabled account is still let in"),
+        );
     for row in &figures.rows {
         let why = match row.mechanism {
             Mechanism::Jwt => "nothing is looked up: the token is valid until exp",

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::Table;
+use support::report::{Chart, Table};
 use support::{Plan, measure};
 
 use super::Bench;
@@ -56,7 +56,13 @@ pub async fn section(
     // A budget as well as a count, so a slow machine shortens the table rather than the demo
     // taking minutes.
     let plan = Plan::iterations(bench.args.pick(400, 40)).budget(Duration::from_secs(5));
-    let mut table = Table::latency("method").ratio_against("p50", Verb::Get.label());
+    let mut table = Table::latency("method")
+        .ratio_against("p50", Verb::Get.label())
+        .chart(
+            Chart::bars()
+                .of(&["p50", "p99"])
+                .titled("Latency per method, loopback HTTP"),
+        );
     let mut rows = Vec::new();
     for verb in Verb::TIMED {
         // A bool, not the `Result`: a 4xx is a successful send but not the request the row

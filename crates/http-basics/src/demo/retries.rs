@@ -10,7 +10,7 @@ use reqwest::Method;
 use reqwest::header;
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 use support::transcript::header_text;
 
 use super::Bench;
@@ -143,7 +143,12 @@ fn table(figures: &RetryFigures) -> Table {
         .column("notes before", Unit::Count)
         .column("after 1st", Unit::Count)
         .column("after retry", Unit::Count)
-        .column("retry changed state", Unit::Text);
+        .column("retry changed state", Unit::Text)
+        .chart(
+            Chart::bars()
+                .of(&["notes before", "after 1st", "after retry"])
+                .titled("Notes stored before a request, after it, and after its retry"),
+        );
     let yes_no = |b: bool| Cell::from(if b { "yes" } else { "no" });
     for row in &figures.rows {
         let retry = if row.replayed {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use support::Plan;
 use support::measure::measure;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Context, drain_batch, ms};
 use crate::bare::{self, AckMode};
@@ -130,7 +130,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Ceiling> {
     let mut table = Table::new("configuration")
         .column("messages/s", Unit::PerSecond)
         .column("time", Unit::Millis)
-        .ratio_against("messages/s", best.label.clone());
+        .ratio_against("messages/s", best.label.clone())
+        .chart(
+            Chart::bars()
+                .of(&["messages/s"])
+                .titled("RabbitMQ's own ceiling against the job backend"),
+        );
     for r in figures.bare.iter().chain([&figures.backend]) {
         table.row(r.label.clone(), [r.messages_per_s.into(), r.time_ms.into()]);
     }

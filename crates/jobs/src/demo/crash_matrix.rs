@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 use tokio::sync::mpsc;
 
 use super::{Context, ms};
@@ -153,7 +153,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<CrashMatrix>
         .column("jobs", Unit::Count)
         .column("lost", Unit::Count)
         .column("run once", Unit::Count)
-        .column("run twice", Unit::Count);
+        .column("run twice", Unit::Count)
+        .chart(
+            Chart::bars()
+                .of(&["lost", "run once", "run twice"])
+                .titled("Crash matrix: emails lost, sent once, sent twice"),
+        );
     let mut rows = Vec::new();
     for &kind in &ctx.kinds {
         for scenario in Scenario::ALL {

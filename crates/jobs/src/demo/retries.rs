@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Context, ms};
 use crate::backoff::Backoff;
@@ -90,7 +90,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Retries> {
         .column("scheduled wait", Unit::Millis)
         .column("observed first→last", Unit::Millis)
         .column("dead letters", Unit::Count)
-        .column("after replay", Unit::Text);
+        .column("after replay", Unit::Text)
+        .chart(
+            Chart::bars()
+                .of(&["scheduled wait", "observed first→last"])
+                .titled("Retries with backoff: the wait scheduled and observed"),
+        );
     let scheduled: f64 = schedule.iter().copied().map(ms).sum();
     let mut rows = Vec::new();
     for &kind in &ctx.kinds {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use support::Plan;
 use support::measure::measure;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Context, MAIL_LATENCY, drain_batch, us};
 use crate::config::BackendKind;
@@ -103,7 +103,13 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Throughput> 
     let mut table = Table::new("backend")
         .column("e2e p50", Unit::Micros)
         .column("e2e p99", Unit::Micros)
-        .column("throughput", Unit::PerSecond);
+        .column("throughput", Unit::PerSecond)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["throughput", "e2e p50", "e2e p99"])
+                .titled("Job throughput and end-to-end latency"),
+        );
     let mut rows = Vec::new();
     for &kind in &ctx.kinds {
         let runner = Arc::new(JobRunner::new(sink.send_url()));

@@ -9,7 +9,7 @@ use serde_json::json;
 use support::Plan;
 use support::measure::{Measurement, measure};
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 
 use super::{Context, Running, ms};
 use crate::backends::synchronous;
@@ -41,7 +41,13 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Thumbnails> 
     let body = json!({ "width": width, "height": height, "max_side": max_side });
     let mut table = Table::latency("thumbnail, made by")
         .column("status", Unit::Text)
-        .ratio_against("p50", synchronous::NAME);
+        .ratio_against("p50", synchronous::NAME)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "p99"])
+                .titled("Upload response time: thumbnail made in the handler or enqueued"),
+        );
     let mut measured = Vec::new();
     for mode in [None, Some(BackendKind::InProcess)] {
         let runner = Arc::new(JobRunner::new(sink.send_url()));

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use diesel::prelude::*;
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit, format_number};
+use support::report::{Chart, Table, Unit, format_number};
 
 use super::{Context, LIMIT};
 use crate::consistency::{Writer, walk};
@@ -123,7 +123,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Churn> {
         .column("pages", Unit::Count)
         .column("writes during the walk", Unit::Count)
         .column("rows seen twice", Unit::Count)
-        .column("rows never seen", Unit::Count);
+        .column("rows never seen", Unit::Count)
+        .chart(
+            Chart::bars()
+                .of(&["rows seen twice", "rows never seen"])
+                .titled("Walking every page while rows are written"),
+        );
     for (scheme, w) in [("offset", figures.offset), ("cursor", figures.cursor)] {
         table.row(
             scheme,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 use support::measure::{Measurement, measure, measure_sync};
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 
 use super::{Context, LIMIT, explain};
 use crate::cursor::{self, Direction, Position};
@@ -204,7 +204,16 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<CostByDepth>
         .column("p99", Unit::Micros)
         .column("query p50", Unit::Micros)
         .column("rows touched", Unit::Count)
-        .ratio_against("p50", "cursor @ page 1");
+        .ratio_against("p50", "cursor @ page 1")
+        // Rows read `<scheme> @ <depth>`: one line per scheme across the depths, on a log axis
+        // because offset's cost grows by decades while cursor's stays flat.
+        .chart(
+            Chart::lines()
+                .log()
+                .of(&["p50", "query p50", "rows touched"])
+                .split(" @ ")
+                .titled("Cost by depth, offset against cursor"),
+        );
     // All the cursor rows, then all the offset rows: the flat column reads as one block.
     for (scheme, pick) in [
         ("cursor", (|d: &Depth| d.cursor) as fn(&Depth) -> Timing),

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use support::measure::{Measurement, measure};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Context, LIMIT};
 use crate::http::CURSOR_PATH;
@@ -53,7 +53,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<TotalCount> 
     let mut table = Table::new("request")
         .column("p50", Unit::Micros)
         .column("p99", Unit::Micros)
-        .ratio_against("p50", "page 1");
+        .ratio_against("p50", "page 1")
+        .chart(
+            Chart::bars()
+                .of(&["p50", "p99"])
+                .titled("The price of a total count"),
+        );
     table.row(
         "page 1",
         [figures.page_p50_us.into(), figures.page_p99_us.into()],

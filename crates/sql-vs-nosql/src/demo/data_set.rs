@@ -6,7 +6,7 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use crate::seed::Dataset;
 use crate::store::{Engine, SocialStore};
@@ -87,7 +87,12 @@ pub async fn run(
         .column("family", Unit::Text)
         .column("load", Unit::Seconds)
         .column("records per second", Unit::PerSecond)
-        .column("reused from an earlier run", Unit::Text);
+        .column("reused from an earlier run", Unit::Text)
+        .chart(
+            Chart::bars()
+                .of(&["records per second"])
+                .titled("Loading the data set: records per second"),
+        );
     for l in &figures.loaded {
         let rate = (l.seconds > 0.0).then(|| total as f64 / l.seconds);
         table.row(

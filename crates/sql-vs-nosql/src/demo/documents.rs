@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 use support::measure::{Measurement, Plan, measure};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use crate::document::{
     DocSizes, DocumentStore, GIN_INDEX, Lookup, RECENT_POSTS_CAP, SeqScan, UserFilter,
@@ -293,7 +293,13 @@ fn table(f: &DocumentFigures) -> Table {
         .column("PostgreSQL JSONB", Unit::Text)
         .column("p50", Unit::Micros)
         .column("p99", Unit::Micros)
-        .ratio_against("p50", BY_ID);
+        .ratio_against("p50", BY_ID)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50", "p99"])
+                .titled("MongoDB's operations on PostgreSQL JSONB"),
+        );
     let mut row = |label: String, sql: String, timing: Timing| {
         t.row(
             label,

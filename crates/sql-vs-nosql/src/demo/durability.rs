@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use support::measure::{Measurement, Plan};
 use support::narrate::Narrator;
-use support::report::{Table, Unit, format_number};
+use support::report::{Chart, Table, Unit, format_number};
 
 use crate::config::Targets;
 use crate::durability::{self, CommitLatency, MariaDbSettings, PostgresSettings, RedisSettings};
@@ -134,7 +134,13 @@ pub async fn run(
             .column("p50", Unit::Micros)
             .column("p99", Unit::Micros)
             .column("commits", Unit::Count)
-            .ratio_against("p50", OFF);
+            .ratio_against("p50", OFF)
+            .chart(
+                Chart::bars()
+                    .log()
+                    .of(&["p50", "p99"])
+                    .titled("A one-row commit, waiting for the disk or not"),
+            );
         let mut row = |label: String, m: &Measurement| {
             latency.row(label, [m.p50_us().into(), m.p99_us().into(), m.ok.into()]);
         };

@@ -20,7 +20,7 @@ use serde::Serialize;
 use support::Measurement;
 use support::measure::{Plan, measure};
 use support::narrate::Narrator;
-use support::report::{Table, Unit, format_number, format_ratio};
+use support::report::{Chart, Table, Unit, format_number, format_ratio};
 
 use crate::key_value::{Footprint, KeyValueStore};
 use crate::model::{NewPost, PostId, UserId};
@@ -208,7 +208,13 @@ pub async fn run(
         .column("on write p99", Unit::Micros)
         .column("on read p50", Unit::Micros)
         .column("on read p99", Unit::Micros)
-        .column("on write ÷ on read (p50)", Unit::Ratio);
+        .column("on write ÷ on read (p50)", Unit::Ratio)
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["on write p50", "on read p50", "on write p99", "on read p99"])
+                .titled("Fan-out on write or on read"),
+        );
     let rows = [
         (
             format!(

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use support::measure::{Measurement, Plan, measure};
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit, format_ratio};
+use support::report::{Cell, Chart, Table, Unit, format_ratio};
 
 use crate::graph::GraphStore;
 use crate::store::{Engine, SocialStore};
@@ -124,6 +124,20 @@ pub async fn run(
     if compared {
         table = table.column("PostgreSQL ÷ FalkorDB (pattern)", Unit::Ratio);
     }
+    // One line per engine across the hop counts, on a log axis: a hop's cost multiplies with depth.
+    let timed: Vec<String> = table
+        .columns
+        .iter()
+        .filter(|c| c.unit == Unit::Millis)
+        .map(|c| c.title.clone())
+        .collect();
+    let timed: Vec<&str> = timed.iter().map(String::as_str).collect();
+    table = table.chart(
+        Chart::lines()
+            .log()
+            .of(&timed)
+            .titled("Following hops: p50 per engine by depth"),
+    );
     for hops in 1..=MAX_HOPS {
         let mut cells: Vec<Cell> = vec![
             figures

@@ -8,7 +8,7 @@
 use serde::Serialize;
 use support::measure::{Measurement, Plan, measure};
 use support::narrate::Narrator;
-use support::report::Table;
+use support::report::{Chart, Table};
 
 use crate::model::NewPost;
 use crate::seed::Dataset;
@@ -112,7 +112,14 @@ pub async fn run(
     let users = data.sizes.users;
     let mut timings = Vec::new();
     for operation in Operation::ALL {
-        let mut table = Table::latency("engine").ratio_against("p50", baseline.label());
+        let mut table = Table::latency("engine")
+            .ratio_against("p50", baseline.label())
+            .chart(
+                Chart::bars()
+                    .log()
+                    .of(&["p50", "p99"])
+                    .titled(operation.label()),
+            );
         for &store in stores {
             let measurement = match operation {
                 Operation::PointLookup => {

@@ -9,7 +9,7 @@
 use serde::Serialize;
 use support::measure::{Measurement, Plan, measure_interleaved};
 use support::narrate::Narrator;
-use support::report::{Goal, Table, format_ratio};
+use support::report::{Chart, Goal, Table, format_ratio};
 
 use crate::store::SocialStore;
 
@@ -111,7 +111,11 @@ pub async fn run(
         }
     };
 
-    let mut table = Table::latency("read one user by id");
+    let mut table = Table::latency("read one user by id").chart(
+        Chart::bars()
+            .of(&["p50", "p99"])
+            .titled("A point lookup: the store against the bare protocol"),
+    );
     if let Some(r) = &redis {
         table.row_measured("Redis: HGETALL user:{id} (the store)", &r.store, []);
         table.row_measured("Redis: bare GET of a string", &r.bare, []);

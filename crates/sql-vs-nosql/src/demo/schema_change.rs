@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit, format_number, format_ratio};
+use support::report::{Chart, Table, Unit, format_number, format_ratio};
 
 use crate::store::{Engine, SocialStore};
 
@@ -61,7 +61,12 @@ pub async fn run(
         .column("records rewritten", Unit::Count)
         .column("add the field", Unit::Millis)
         .column("undo", Unit::Millis)
-        .ratio_against("add the field", Engine::Postgres.label());
+        .ratio_against("add the field", Engine::Postgres.label())
+        .chart(
+            Chart::bars()
+                .of(&["add the field", "undo"])
+                .titled("A new field on every post: the change and its undo"),
+        );
     for c in &figures.changes {
         table.row(
             c.engine.label(),

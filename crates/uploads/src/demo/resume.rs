@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
 
 use super::clients::{self, BOUNDARY};
@@ -203,7 +203,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Resume> {
         .column("file bytes sent", Unit::Bytes)
         .column("sent twice", Unit::Bytes)
         .column("of the file", Unit::Percent)
-        .ratio_against("sent twice", "start again (multipart)");
+        .ratio_against("sent twice", "start again (multipart)")
+        .chart(
+            Chart::bars()
+                .of(&["file bytes sent", "sent twice"])
+                .titled("A dropped connection: bytes sent, and sent twice"),
+        );
     table.row(
         "start again (multipart)",
         [

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Context, Emitted, LoggedAttempt, Orders, ms_between};
 use crate::consumer::{self, Consumer, ConsumerState, ProcessedLog};
@@ -245,7 +245,17 @@ fn table(f: &Outage) -> Table {
         .column("duplicates received", Unit::Count)
         .column("processed twice", Unit::Count)
         .column("missed", Unit::Count)
-        .column("longest to processed", Unit::Millis);
+        .column("longest to processed", Unit::Millis)
+        .chart(
+            Chart::bars()
+                .of(&[
+                    "delivered first try",
+                    "delivered late",
+                    "duplicates received",
+                    "missed",
+                ])
+                .titled("An outage: deliveries per phase"),
+        );
     for r in f.rows.iter().chain(std::iter::once(&f.total())) {
         table.row(
             r.phase.clone(),

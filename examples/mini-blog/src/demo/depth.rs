@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use pagination::cursor::Position;
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 
 use super::{Context, median_us};
 use crate::schema::blog_articles as a;
@@ -104,7 +104,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Depth> {
     let mut table = Table::new("articles skipped")
         .column("offset p50", Unit::Micros)
         .column("cursor p50", Unit::Micros)
-        .column("offset / cursor", Unit::Ratio);
+        .column("offset / cursor", Unit::Ratio)
+        .chart(
+            Chart::lines()
+                .of(&["offset p50", "cursor p50"])
+                .titled("Article lists at depth: offset against cursor"),
+        );
     for d in &out {
         table.row(
             d.depth.to_string(),

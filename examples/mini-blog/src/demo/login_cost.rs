@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 
 use super::{Context, median_us};
 
@@ -83,7 +83,13 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<LoginCost> {
     let mut table = Table::new("request")
         .column("p50", Unit::Micros)
         .column("requests", Unit::Count)
-        .ratio_against("p50", "GET /api/user (token check)");
+        .ratio_against("p50", "GET /api/user (token check)")
+        .chart(
+            Chart::bars()
+                .log()
+                .of(&["p50"])
+                .titled("What a login costs against a token check"),
+        );
     table.row(
         "POST /api/users (hash)",
         [

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 
 use super::{Context, median_us};
 
@@ -86,7 +86,12 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<TopPosts> {
         .column("p50", Unit::Micros)
         .column("requests", Unit::Count)
         .column("rankings computed", Unit::Count)
-        .ratio_against("p50", "from the cache");
+        .ratio_against("p50", "from the cache")
+        .chart(
+            Chart::bars()
+                .of(&["p50", "rankings computed"])
+                .titled("The top list: cached against computed"),
+        );
     table.row(
         "computed from the database",
         [
