@@ -6,7 +6,8 @@ use support::demo::DemoArgs;
 use support::report::Block;
 
 /// The quick demo finishes and its report holds every section, each with at least one table
-/// (sections that need Redis say why they are empty when it is missing), and the stampede's
+/// (sections that need Redis say why they are empty when it is missing), every chart it
+/// describes plots columns its table has, and the stampede's
 /// figures say what the lesson says: one load per request without coalescing, one with it.
 #[actix_web::test]
 async fn the_quick_demo_reports_every_section() -> anyhow::Result<()> {
@@ -26,6 +27,20 @@ async fn the_quick_demo_reports_every_section() -> anyhow::Result<()> {
         assert!(report.section(title).is_some(), "missing section {title}");
     }
     assert!(report.tables().count() >= 8);
+    // A chart names its columns by title: a typo would chart nothing, so every name must exist.
+    let mut charted = 0;
+    for table in report.tables() {
+        let Some(chart) = &table.chart else { continue };
+        charted += 1;
+        for series in &chart.series {
+            assert!(
+                table.columns.iter().any(|c| &c.title == series),
+                "table {:?} charts a column {series:?} it does not have",
+                table.label
+            );
+        }
+    }
+    assert!(charted >= 5, "only {charted} tables describe a chart");
     // Memcached's section is there whenever the demo could start one (it says in one line what
     // it left out otherwise).
     if caching_strategies::memcached_server::locate().is_ok() {
