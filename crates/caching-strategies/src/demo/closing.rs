@@ -258,15 +258,13 @@ fn memcached_sentence(
     };
     let hit = match costs.memcached_hit_vs_bare_get() {
         Some(r) if r < DECODING_IS_NOISE => {
-            format!(
-                "a Memcached tier hit cost {r:.2}× a bare Memcached get (decoding within noise)"
-            )
+            format!("a tier hit cost {r:.2}× a bare get (decoding within noise)")
         }
         Some(r) => format!(
-            "a Memcached tier hit cost {r:.2}× a bare Memcached get (decoding added {:.0}%)",
+            "a tier hit cost {r:.2}× a bare get (decoding added {:.0}%)",
             (r - 1.0) * 100.0
         ),
-        None => "a Memcached tier hit was not measured".to_owned(),
+        None => "a tier hit was not measured".to_owned(),
     };
     let against_redis = match costs.memcached_vs_redis_get() {
         Some(q) if q < 1.0 / DECODING_IS_NOISE => format!(
@@ -330,11 +328,7 @@ fn memcached_sentence(
         };
         format!(" Memcached {size}{redis} and {restart}.")
     });
-    let mut first = format!("Beside Redis, {hit}{against_redis}{post}.");
-    if let Some(c) = first.get_mut(..1) {
-        c.make_ascii_uppercase();
-    }
-    first + &facts
+    format!("On Memcached, {hit}{against_redis}{post}.{facts}")
 }
 
 #[cfg(test)]
@@ -553,7 +547,7 @@ mod tests {
             "every read still succeeded from the store, which took 100 queries against 20",
             "by 1 of 1 strategies without the repair journal and by 0 of 1 with it",
             "revalidation moved 2900 body bytes instead of 25000",
-            "a Memcached tier hit cost 1.02× a bare Memcached get (decoding within noise)",
+            "On Memcached, a tier hit cost 1.02× a bare get (decoding within noise)",
             "its bare get (75.0 µs) was 1.3× faster than Redis's GET",
             "cache-aside over Memcached served a post by id 2.0× faster at the median than the store, with 12 store queries",
             "Memcached refused a 1048577-byte value that Redis stored and kept none of 100 keys across a restart.",
