@@ -15,6 +15,7 @@
 //! | [`page`] | the HTML page, and the list of charts it is expected to show |
 //! | [`run`] | finds the topics with a demo and runs the ones not yet reported, with progress |
 //! | [`browser`] | headless Chromium with the network closed: the rendered DOM, a screenshot |
+#![doc = include_str!("../README.md")]
 
 pub mod browser;
 pub mod chart;

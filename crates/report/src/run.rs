@@ -140,11 +140,14 @@ fn run_one(
         .spawn()
         .context("Failed to start cargo")?;
     let mut story = String::new();
+    let mut sections = 0;
     if let Some(stdout) = child.stdout.take() {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            // A section heading is the demo's progress.
+            // A section heading is the demo's progress: how many so far, and which one.
             if let Some(heading) = line.strip_prefix("── ") {
-                bar.set_message(heading.trim_end_matches(['─', ' ']).to_owned());
+                sections += 1;
+                let heading = heading.trim_end_matches(['─', ' ']);
+                bar.set_message(format!("section {sections}: {heading}"));
             }
             story.push_str(&line);
             story.push('\n');
