@@ -60,7 +60,9 @@ const MAX_RELATIVE_TTL_SECS: u64 = 30 * 24 * 3600;
 ///
 /// A pool of a dozen lines rather than a crate: async-memcached has none, and the one rule that
 /// matters is here: a connection whose operation did not complete (a timeout cancelled it) is
-/// closed by the client and must not go back into the pool.
+/// closed by the client and must not go back into the pool. A shortcut, said plainly: an idle
+/// connection the server has dropped (a restart) is only found out by the next call on it, which
+/// fails (a miss, to the strategy) and discards it; a production pool would check on checkout.
 struct Pool {
     address: String,
     idle: Mutex<Vec<Client>>,
