@@ -10,6 +10,7 @@
 //! | [`token_store`] | the state tokens need after all: refresh-token families with reuse detection, the `jti` denylist, per-user generations |
 //! | [`users`] | seeded demo users, argon2id on a blocking thread |
 //! | [`app`] | the actix-web service: [`app::AppState`], [`app::configure`], [`app::run`], and what `serve` runs: [`app::ServeOptions`], [`app::serve_state`], [`app::serve`] |
+//! | [`nginx`] | a real nginx in front of two instances (round robin or `ip_hash`), rendered from `deploy/nginx.conf`, run on a free loopback port and killed on drop |
 //! | [`config`] | [`config::Config`]: cookies, timeouts, JWT claims and lifetimes, argon2 cost |
 //! | [`error`] | [`error::AuthError`] and its problem+json mapping (401s with `WWW-Authenticate`) |
 //! | [`demo`](mod@demo) | `cargo demo sessions-vs-jwt`: one file per section (login cost, bytes, authentication cost, the whole request, revocation, two instances, the classic table, goals), each returning typed figures, and the closing paragraph written from them |
@@ -22,6 +23,7 @@ pub mod error;
 pub mod jwt;
 pub mod jwt_auth;
 pub mod memory_session;
+pub mod nginx;
 pub mod redis_session;
 pub mod session;
 pub mod token_store;

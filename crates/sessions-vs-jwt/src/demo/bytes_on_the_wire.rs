@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, Credential, Mechanism};
 
@@ -45,7 +45,12 @@ pub fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<Credential
     let mut table = Table::new("credential")
         .column("sent as", Unit::Text)
         .column("bytes per request", Unit::Bytes)
-        .ratio_against("bytes per request", memory);
+        .ratio_against("bytes per request", memory)
+        .chart(
+            Chart::bars()
+                .of(&["bytes per request"])
+                .titled("The credential's bytes on every request"),
+        );
     const COOKIE: &str = "Cookie header";
     const BEARER: &str = "Authorization: Bearer";
     table.row(memory, [COOKIE.into(), figures.memory_cookie.into()]);

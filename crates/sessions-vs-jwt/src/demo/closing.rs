@@ -9,6 +9,7 @@ use support::narrate::Narrator;
 use support::report::{format_number, format_ratio};
 
 use super::Mechanism;
+use super::PerMechanism;
 use super::authentication_cost::AuthenticationCost;
 use super::bytes_on_the_wire::CredentialBytes;
 use super::goals::Goals;
@@ -44,6 +45,7 @@ pub fn paragraph(f: &Figures<'_>) -> String {
     let mut sentences = vec![
         login(f),
         memory(f),
+        nginx(f),
         hs256(f),
         logged_out_token(f),
         eddsa(f),
@@ -119,7 +121,7 @@ fn memory(f: &Figures<'_>) -> String {
         ),
     };
     let rr = f.routing.round_robin.memory;
-    let sticky = f.routing.memory_sticky;
+    let sticky = f.routing.sticky.memory;
     if rr.all() {
         format!(
             "{head}, and every round-robin request found it, which two separate processes cannot do: the second instance must have shared the first one's memory."
@@ -137,6 +139,88 @@ fn memory(f: &Figures<'_>) -> String {
             percent(sticky)
         )
     }
+}
+
+/// The mechanisms other than the memory session that did not succeed on every request.
+fn shared_failures(p: &PerMechanism<Successes>) -> Vec<String> {
+    p.iter()
+        .filter(|(m, s)| *m != Mechanism::MemorySession && !s.all())
+        .map(|(m, s)| format!("the {} worked on only {}", m.label(), percent(*s)))
+        .collect()
+}
+
+/// "the Redis session, the JWT (verify only) and the JWT + denylist": what was measured besides
+/// the memory session.
+fn shared_labels(p: &PerMechanism<Successes>) -> String {
+    let labels: Vec<String> = p
+        .iter()
+        .filter(|(m, _)| *m != Mechanism::MemorySession)
+        .map(|(m, _)| format!("the {}", m.label()))
+        .collect();
+    match labels.split_last() {
+        None => "nothing else".to_owned(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn nginx(f: &Figures<'_>) -> String {
+    let Some(x) = &f.routing.nginx else {
+        return "(nginx was not available: the only load balancer in this run was the client alternating by itself.)".to_owned();
+    };
+    let who = x.version.as_deref().unwrap_or("nginx");
+    let rr = x.round_robin.memory;
+    let others = shared_failures(&x.round_robin);
+    let mut text = if rr.all() {
+        let rest = match others.is_empty() {
+            true => String::new(),
+            false => format!(", and {}", others.join(" and ")),
+        };
+        format!(
+            "Through a real {who}, round robin found the memory session on every request, which two instances with separate memory cannot do: nginx must have sent every request to one instance{rest}."
+        )
+    } else {
+        let rest = if others.is_empty() {
+            format!(" and {} on all of them.", shared_labels(&x.round_robin))
+        } else {
+            format!(", and {}.", others.join(" and "))
+        };
+        format!(
+            "Through a real {who}, round robin found the memory session on only {} of requests{rest}",
+            percent(rr)
+        )
+    };
+    let sticky = x.sticky.memory;
+    let head = if sticky.all() {
+        "With ip_hash nginx pinned this client to one instance and the memory session worked on every request".to_owned()
+    } else {
+        format!(
+            "Even with ip_hash the memory session worked on only {} of requests",
+            percent(sticky)
+        )
+    };
+    let after = x.after_pinned_killed.memory;
+    let failover = if after.none() {
+        "once that instance was killed, nginx moved the client to the other one, which had never seen the session (0 %)".to_owned()
+    } else if after.all() {
+        "once that instance was killed, the memory session still worked on every request, which a session held in the killed instance's memory cannot do".to_owned()
+    } else {
+        format!(
+            "once that instance was killed, the memory session still worked on {} of requests",
+            percent(after)
+        )
+    };
+    let others = shared_failures(&x.after_pinned_killed);
+    let rest = if others.is_empty() {
+        format!(
+            ", while {} kept working on every request.",
+            shared_labels(&x.after_pinned_killed)
+        )
+    } else {
+        format!(", and {}.", others.join(" and "))
+    };
+    text.push_str(&format!(" {head}; {failover}{rest}"));
+    text
 }
 
 fn hs256(f: &Figures<'_>) -> String {
@@ -357,6 +441,7 @@ mod tests {
     use super::*;
     use crate::demo::PerMechanism;
     use crate::demo::authentication_cost::RedisCost;
+    use crate::demo::two_instances::ThroughNginx;
     use support::report::Goal;
 
     fn m(p50_us: f64) -> Measurement {
@@ -441,7 +526,40 @@ mod tests {
                         plain_jwt: all(200),
                         checked_jwt: Some(all(200)),
                     },
-                    memory_sticky: all(200),
+                    sticky: PerMechanism {
+                        memory: all(200),
+                        redis: Some(all(200)),
+                        plain_jwt: all(200),
+                        checked_jwt: Some(all(200)),
+                    },
+                    nginx: Some(ThroughNginx {
+                        version: Some("nginx/1.22.1".to_owned()),
+                        round_robin: PerMechanism {
+                            memory: Successes {
+                                requests: 200,
+                                succeeded: 100,
+                            },
+                            redis: Some(all(200)),
+                            plain_jwt: all(200),
+                            checked_jwt: Some(all(200)),
+                        },
+                        sticky: PerMechanism {
+                            memory: all(200),
+                            redis: Some(all(200)),
+                            plain_jwt: all(200),
+                            checked_jwt: Some(all(200)),
+                        },
+                        after_pinned_killed: PerMechanism {
+                            memory: Successes {
+                                requests: 200,
+                                succeeded: 0,
+                            },
+                            redis: Some(all(200)),
+                            plain_jwt: all(200),
+                            checked_jwt: Some(all(200)),
+                        },
+                    }),
+                    nginx_missing: None,
                 },
                 goals: Goals {
                     hs256_verify_us: Goal {
@@ -483,6 +601,8 @@ mod tests {
             "Both were refused at once",
             "Goals met: HS256 verification below 5 µs; a Redis session within 1.30× of a bare GET.",
             "made the session work on both instances",
+            "Through a real nginx/1.22.1, round robin found the memory session on only 50 % of requests and the Redis session, the JWT (verify only) and the JWT + denylist on all of them.",
+            "With ip_hash nginx pinned this client to one instance and the memory session worked on every request; once that instance was killed, nginx moved the client to the other one, which had never seen the session (0 %), while the Redis session, the JWT (verify only) and the JWT + denylist kept working on every request.",
         ] {
             assert!(text.contains(phrase), "missing {phrase:?} in:\n{text}");
         }
@@ -547,7 +667,7 @@ mod tests {
         }
         for stale in [
             "cheapest check",
-            "only 50 %",
+            "only 50 % of round-robin requests",
             "HS256's:",
             "nearly the whole cost",
             "Both were refused",
@@ -578,6 +698,63 @@ mod tests {
         assert!(!text.contains("most of it"), "{text}");
     }
 
+    /// nginx figures that go the other way: every nginx sentence must follow them.
+    #[test]
+    fn contrary_nginx_figures_change_the_nginx_sentences() {
+        let mut f = Owned::expected();
+        if let Some(x) = &mut f.routing.nginx {
+            x.round_robin.memory = all(200); // both instances found it
+            x.round_robin.redis = Some(Successes {
+                requests: 200,
+                succeeded: 100,
+            });
+            x.sticky.memory = Successes {
+                requests: 200,
+                succeeded: 120,
+            };
+            x.after_pinned_killed.memory = all(200); // survived its instance
+            x.after_pinned_killed.plain_jwt = Successes {
+                requests: 200,
+                succeeded: 50,
+            };
+        }
+
+        let text = f.paragraph();
+
+        for phrase in [
+            "round robin found the memory session on every request, which two instances with separate memory cannot do",
+            "to one instance, and the Redis session worked on only 50 %.",
+            "Even with ip_hash the memory session worked on only 60 % of requests",
+            "the memory session still worked on every request, which a session held in the killed instance's memory cannot do",
+            "and the JWT (verify only) worked on only 25 %.",
+        ] {
+            assert!(text.contains(phrase), "missing {phrase:?} in:\n{text}");
+        }
+        for stale in [
+            "on only 50 % of requests and",
+            "pinned this client",
+            "never seen the session",
+            "kept working on every request",
+        ] {
+            assert!(
+                !text.contains(stale),
+                "{stale:?} survived contrary figures:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn without_nginx_the_paragraph_says_so_and_claims_nothing_about_it() {
+        let mut f = Owned::expected();
+        f.routing.nginx = None;
+        f.routing.nginx_missing = Some("NGINX_SERVER=none".to_owned());
+
+        let text = f.paragraph();
+
+        assert!(text.contains("nginx was not available"), "{text}");
+        assert!(!text.contains("ip_hash"), "{text}");
+    }
+
     #[test]
     fn without_redis_the_paragraph_says_what_it_left_out() {
         let mut f = Owned::expected();
@@ -589,6 +766,18 @@ mod tests {
         f.revocation.refused.checked_jwt = None;
         f.routing.round_robin.redis = None;
         f.routing.round_robin.checked_jwt = None;
+        f.routing.sticky.redis = None;
+        f.routing.sticky.checked_jwt = None;
+        if let Some(x) = &mut f.routing.nginx {
+            for p in [
+                &mut x.round_robin,
+                &mut x.sticky,
+                &mut x.after_pinned_killed,
+            ] {
+                p.redis = None;
+                p.checked_jwt = None;
+            }
+        }
         f.goals.redis_over_bare_get = None;
 
         let text = f.paragraph();

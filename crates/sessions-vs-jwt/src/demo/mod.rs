@@ -11,7 +11,7 @@
 //! | … the server's work to trust one request, in-process | [`authentication_cost`] | [`authentication_cost::AuthenticationCost`] |
 //! | … the whole `GET /me` over loopback HTTP | [`whole_request`] | [`whole_request::WholeRequest`] |
 //! | Revocation: how long is the old credential still accepted? | [`revocation`] | [`revocation::Revocation`] |
-//! | Two instances behind a round-robin load balancer | [`two_instances`] | [`two_instances::TwoInstances`] |
+//! | Two instances behind a load balancer: the client alternating, and a real nginx | [`two_instances`] | [`two_instances::TwoInstances`] |
 //! | The classic comparison, with a measured column beside each claim | [`classic_table`] | [`classic_table::ClassicTable`] |
 //! | Performance goals | [`goals`] | [`goals::Goals`] |
 //! | What you just saw | [`closing`] | the paragraph |
@@ -417,9 +417,19 @@ pub async fn session_login(
     mechanism: Mechanism,
     who: &Credentials,
 ) -> anyhow::Result<Credential> {
+    session_login_at(http, &node.server.base_url, mechanism, who).await
+}
+
+/// [`session_login`] at any base URL: an instance, or the load balancer in front of two.
+pub async fn session_login_at(
+    http: &reqwest::Client,
+    base: &str,
+    mechanism: Mechanism,
+    who: &Credentials,
+) -> anyhow::Result<Credential> {
     let prefix = mechanism.prefix();
     let resp = http
-        .post(node.server.url(&format!("{prefix}/login")))
+        .post(format!("{base}{prefix}/login"))
         .json(who)
         .send()
         .await?;
@@ -449,8 +459,17 @@ pub async fn jwt_login(
     node: &Node,
     who: &Credentials,
 ) -> anyhow::Result<TokenPair> {
+    jwt_login_at(http, &node.server.base_url, who).await
+}
+
+/// [`jwt_login`] at any base URL.
+pub async fn jwt_login_at(
+    http: &reqwest::Client,
+    base: &str,
+    who: &Credentials,
+) -> anyhow::Result<TokenPair> {
     let resp = http
-        .post(node.server.url("/jwt/login"))
+        .post(format!("{base}/jwt/login"))
         .json(who)
         .send()
         .await?;
@@ -469,12 +488,22 @@ pub async fn login(
     mechanism: Mechanism,
     who: &Credentials,
 ) -> anyhow::Result<Credential> {
+    login_at(http, &node.server.base_url, mechanism, who).await
+}
+
+/// [`login`] at any base URL.
+pub async fn login_at(
+    http: &reqwest::Client,
+    base: &str,
+    mechanism: Mechanism,
+    who: &Credentials,
+) -> anyhow::Result<Credential> {
     if mechanism.is_jwt() {
         Ok(Credential::Bearer(
-            jwt_login(http, node, who).await?.access_token,
+            jwt_login_at(http, base, who).await?.access_token,
         ))
     } else {
-        session_login(http, node, mechanism, who).await
+        session_login_at(http, base, mechanism, who).await
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 use support::clock::{Clock, ManualClock};
 use support::narrate::Narrator;
-use support::report::{Table, Unit};
+use support::report::{Chart, Table, Unit};
 
 use super::{Bench, Credential, Mechanism, PerMechanism, alice, login, status_of};
 use crate::app::PasswordChange;
@@ -155,7 +155,15 @@ pub async fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<Revo
     let mut table = Table::new("mechanism")
         .column("after logout: refused from", Unit::Seconds)
         .column("after password change: refused from", Unit::Seconds)
-        .column("probes", Unit::Count);
+        .column("probes", Unit::Count)
+        .chart(
+            Chart::bars()
+                .of(&[
+                    "after logout: refused from",
+                    "after password change: refused from",
+                ])
+                .titled("Seconds the old credential was still accepted"),
+        );
     for (mechanism, r) in figures.refused.iter() {
         table.row(
             mechanism.label(),

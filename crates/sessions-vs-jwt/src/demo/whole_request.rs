@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use support::measure::{Measurement, Plan, measure};
 use support::narrate::Narrator;
-use support::report::{Table, format_number};
+use support::report::{Chart, Table, format_number};
 
 use super::authentication_cost::AuthenticationCost;
 use super::{Bench, Mechanism, PerMechanism, status_of};
@@ -39,8 +39,13 @@ pub async fn section(
     })
     .await?;
 
-    let mut table =
-        Table::latency("GET /me").ratio_against("p50", Mechanism::MemorySession.label());
+    let mut table = Table::latency("GET /me")
+        .ratio_against("p50", Mechanism::MemorySession.label())
+        .chart(
+            Chart::bars()
+                .of(&["p50", "p99"])
+                .titled("A whole GET /me over loopback HTTP"),
+        );
     for (mechanism, m) in figures.iter() {
         table.row_measured(mechanism.label(), m, []);
     }

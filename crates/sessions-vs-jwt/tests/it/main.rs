@@ -4,6 +4,7 @@ mod common;
 mod demo;
 mod jwks;
 mod jwt_rejections;
+mod nginx;
 mod redis_outage;
 mod refresh_and_revocation;
 mod sessions;
