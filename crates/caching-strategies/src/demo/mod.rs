@@ -211,6 +211,8 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
             ],
         )
         .await?;
+    // Right after the services, so its left-out line (if any) sits with theirs.
+    let memcached = start_memcached(&mut n, &config).await?;
     let seeding = Instant::now();
     let store = app::open_store(&config, &services).await?;
     let redis = app::open_redis(&config, &services)?;
@@ -222,7 +224,6 @@ pub async fn demo(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report
         store.backend().name(),
         seeding.elapsed().as_secs_f64()
     ));
-    let memcached = start_memcached(&mut n, &config).await?;
     let bench = Bench {
         zipf: Zipf::new(usize::try_from(config.seed.posts).unwrap_or(1), 1.0),
         ids: RunIds::new(OWN_POSTS_FROM..config.seed.posts + 1),
