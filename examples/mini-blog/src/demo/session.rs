@@ -28,7 +28,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Session> {
     n.say(
         "A new reader registers, logs in, writes an article, follows the most prolific author, \
          reads the feed, favourites an article and asks for the top list twice. Bodies are cut \
-         short; the token is shown only as its scheme.",
+         short; the token is shown only as its scheme and as `<token>` in the bodies that carry it.",
     );
     let recorder = Recorder::new(ctx.client.clone(), ctx.server.base_url.clone())
         .show("link")
@@ -36,7 +36,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Session> {
     let name = format!("reader{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
     let mut steps = Vec::new();
     let mut step = |label: &str, exchange: &support::transcript::Exchange, n: &mut Narrator| {
-        n.transcript(exchange.lines.clone());
+        n.transcript(exchange.lines.iter().map(|l| hide_token(l)).collect());
         steps.push((label.to_owned(), exchange.status.as_u16()));
     };
 
@@ -121,4 +121,38 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Session> {
     ));
     n.figures(&figures)?;
     Ok(figures)
+}
+
+/// A line with the token's value replaced by `<token>`: a transcript is for reading, and a live
+/// credential has no business in a terminal's scrollback or a saved report.
+fn hide_token(line: &str) -> String {
+    const FIELD: &str = "\"token\":\"";
+    let Some(start) = line.find(FIELD).map(|i| i + FIELD.len()) else {
+        return line.to_owned();
+    };
+    // The value ends at its closing quote, or where the transcript cut the body short.
+    let rest = &line[start..];
+    let end = rest.find(['"', '…']).unwrap_or(rest.len());
+    format!("{}<token>{}", &line[..start], &rest[end..])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hide_token;
+
+    #[test]
+    fn a_token_in_a_body_is_hidden_whole_or_cut_short() {
+        assert_eq!(
+            hide_token(r#"< {"user":{"token":"eyJ.abc.def","bio":null}}"#),
+            r#"< {"user":{"token":"<token>","bio":null}}"#
+        );
+        assert_eq!(
+            hide_token(r#"< {"user":{"token":"eyJ.ab… (251 bytes)"#),
+            r#"< {"user":{"token":"<token>… (251 bytes)"#
+        );
+        assert_eq!(
+            hide_token("> authorization: Token …"),
+            "> authorization: Token …"
+        );
+    }
 }
