@@ -157,7 +157,10 @@ fn collection_requests(items: &Value, out: &mut BTreeSet<(String, String)>) {
             continue;
         }
         let request = &item["request"];
-        let method = request["method"].as_str().unwrap_or_default().to_ascii_lowercase();
+        let method = request["method"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
         let path: Vec<String> = request["url"]["path"]
             .as_array()
             .into_iter()
