@@ -16,7 +16,7 @@ use support::report::{Cell, Chart, ChartKind, Scale, Table, Unit};
 pub enum ChartError {
     #[error("the chart names column {0:?}, which the table does not have")]
     UnknownColumn(String),
-    #[error("no column of the chart holds a number")]
+    #[error("this run measured none of the charted columns")]
     NoNumbers,
     #[error("plotters could not draw the chart: {0}")]
     Draw(String),
@@ -71,6 +71,7 @@ fn value_axis_name(unit: Unit, series: &[String]) -> String {
     match (unit, series) {
         (Unit::Count | Unit::Text, [only]) => only.clone(),
         (Unit::Count | Unit::Text, _) => "count".to_owned(),
+        (Unit::PerSecond, [only]) if only.contains("per second") => only.clone(),
         (Unit::PerSecond, [only]) if !only.contains('/') => format!("{only} (per second)"),
         (Unit::PerSecond, _) => "per second".to_owned(),
         (other, _) => other.axis_label().to_owned(),
@@ -114,7 +115,7 @@ fn plotted_columns(table: &Table, chart: &Chart) -> Result<Vec<usize>, ChartErro
 pub fn panel_data(table: &Table, chart: &Chart, title: &str) -> Result<Vec<PanelData>, ChartError> {
     let columns = plotted_columns(table, chart)?;
     let title = chart.title.as_deref().unwrap_or(title);
-    let panels = match &chart.split {
+    let panels: Vec<PanelData> = match &chart.split {
         None => {
             let categories: Vec<String> = table.rows.iter().map(|r| r.label.clone()).collect();
             let mut units: Vec<Unit> = Vec::new();
@@ -211,6 +212,30 @@ pub fn panel_data(table: &Table, chart: &Chart, title: &str) -> Result<Vec<Panel
                 .collect()
         }
     };
+    // A panel with nothing to draw (a column this run left empty, or only zeros on a log axis)
+    // would be an empty frame that looks like a rendering failure: it is left out, and a chart
+    // with no panel left says why instead.
+    let log = chart.scale == Scale::Log;
+    let panels: Vec<PanelData> = panels
+        .into_iter()
+        .map(|mut panel| {
+            for (_, values) in &mut panel.series {
+                for v in values.iter_mut() {
+                    *v = drawable(*v, log);
+                }
+            }
+            panel
+        })
+        .filter(|panel| {
+            panel
+                .series
+                .iter()
+                .any(|(_, v)| v.iter().any(Option::is_some))
+        })
+        .collect();
+    if panels.is_empty() {
+        return Err(ChartError::NoNumbers);
+    }
     Ok(panels)
 }
 

@@ -230,6 +230,15 @@ fn topic_html(report: &Report) -> String {
                     );
                 }
             }
+            // Nothing measured is not a fault of the page: a quiet note, the table still follows.
+            Err(e @ chart::ChartError::NoNumbers) => {
+                let _ = write!(
+                    html,
+                    "<p class=\"no-chart\">“{}”: no chart, {}; the table has what it did.</p>",
+                    escape(section),
+                    escape(&e.to_string())
+                );
+            }
             Err(e) => {
                 let _ = write!(
                     html,
@@ -297,6 +306,7 @@ td { text-align: right; font-variant-numeric: tabular-nums; }
 thead th { background: #f0f2f5; }
 tbody th { text-align: left; font-weight: 500; }
 .load-error { background: #fdecea; color: #8a1c12; border-left: 4px solid #d62728; padding: .5rem 1rem; font-family: ui-monospace, monospace; white-space: pre-wrap; }
+.no-chart { font-size: .9rem; color: #667; font-style: italic; margin: 1rem 0 .2rem; }
 .left-out, .services { font-size: .85rem; color: #667; margin: .2rem 0; }
 ";
 
@@ -305,7 +315,9 @@ tbody th { text-align: left; font-weight: 500; }
 const SCRIPT: &str = r"
 document.querySelectorAll('figure.chart').forEach(function (f) {
   var svg = f.querySelector('svg');
-  var marks = svg ? svg.querySelectorAll('rect, polyline, path, circle, line').length : 0;
+  // Data marks only: bars are rects after the background one, points are circles; axes and grid
+  // lines do not count, so an empty frame is not marked rendered.
+  var marks = svg ? svg.querySelectorAll('rect').length - 1 + svg.querySelectorAll('circle').length : 0;
   var box = svg ? svg.getBoundingClientRect() : { width: 0, height: 0 };
   f.setAttribute('data-marks', String(marks));
   f.setAttribute('data-rendered', marks > 0 && box.width > 0 && box.height > 0 ? 'yes' : 'no');

@@ -96,9 +96,25 @@ pub fn run_demos(
             bar
         })
         .collect();
+    if !todo.is_empty() {
+        let build = bars.insert(0, ProgressBar::new_spinner().with_style(style.clone()));
+        build.set_prefix("build");
+        build.set_message(format!("cargo build of {} demo(s)", todo.len()));
+        build.enable_steady_tick(Duration::from_millis(120));
+        let started = Instant::now();
+        match build_demos(root, &todo, options) {
+            Ok(()) => {
+                build.finish_with_message(format!("done in {}s", started.elapsed().as_secs()))
+            }
+            Err(e) => {
+                build.abandon_with_message(format!("failed: {e:#}"));
+                return Err(e);
+            }
+        }
+    }
     for (topic, bar) in todo.iter().zip(&lines) {
         bar.enable_steady_tick(Duration::from_millis(120));
-        bar.set_message("building and running");
+        bar.set_message("starting");
         let started = Instant::now();
         let outcome = run_one(root, dir, topic, options, bar);
         let seconds = started.elapsed().as_secs();
@@ -108,6 +124,44 @@ pub fn run_demos(
         }
     }
     Ok(())
+}
+
+/// Builds every demo to run in one cargo invocation: one feature resolution for all of them (so
+/// nothing is rebuilt between two demos) and both cores busy, before any demo measures anything.
+fn build_demos(root: &Path, topics: &[&String], options: &RunOptions) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut command = Command::new(cargo());
+    command
+        .current_dir(root)
+        .args(["build", "--quiet", "--bins"]);
+    if options.release {
+        command.arg("--release");
+    }
+    for topic in topics {
+        command.arg("-p").arg(topic.as_str());
+    }
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .context("Failed to start cargo")?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let last: Vec<&str> = stderr.lines().rev().take(8).collect();
+        anyhow::bail!("cargo build: {}", last.join(" | "));
+    }
+    Ok(())
+}
+
+fn cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
+/// Where cargo put a topic's binary.
+fn binary(root: &Path, topic: &str, options: &RunOptions) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join(if options.release { "release" } else { "debug" })
+        .join(topic)
 }
 
 fn run_one(
@@ -121,14 +175,10 @@ fn run_one(
     let json = report_path(dir, topic);
     let text = dir.join(format!("{topic}.txt"));
     let log = dir.join(format!("{topic}.log"));
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command
-        .current_dir(root)
-        .args(["run", "--quiet", "-p", topic]);
-    if options.release {
-        command.arg("--release");
-    }
-    command.arg("--").arg("--json").arg(&json);
+    // The binary itself, built above: `cargo run` would resolve features for this one package
+    // and could rebuild shared dependencies before every demo.
+    let mut command = Command::new(binary(root, topic, options));
+    command.current_dir(root).arg("--json").arg(&json);
     if options.quick {
         command.arg("--quick");
     }
@@ -138,7 +188,7 @@ fn run_one(
         .stdout(Stdio::piped())
         .stderr(errors)
         .spawn()
-        .context("Failed to start cargo")?;
+        .with_context(|| format!("Failed to start the {topic} demo"))?;
     let mut story = String::new();
     let mut sections = 0;
     if let Some(stdout) = child.stdout.take() {

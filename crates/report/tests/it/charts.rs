@@ -60,3 +60,22 @@ fn a_chart_naming_a_column_the_table_lacks_says_which() -> anyhow::Result<()> {
     assert!(error.to_string().contains("\"p95\""), "{error}");
     Ok(())
 }
+
+#[test]
+fn a_chart_whose_columns_this_run_left_empty_is_a_note_not_an_empty_frame() -> anyhow::Result<()> {
+    let mut t = Table::new("engine")
+        .column("load", Unit::Seconds)
+        .column("records per second", Unit::PerSecond)
+        .chart(Chart::bars().of(&["records per second"]));
+    // The data set was reused, so nothing was loaded and no rate was measured.
+    t.row("PostgreSQL", [0.0.into(), Option::<f64>::None.into()]);
+    let chart = t.chart.clone().ok_or_else(|| anyhow::anyhow!("no chart"))?;
+    let error = panel_data(&t, &chart, "Loading")
+        .err()
+        .ok_or_else(|| anyhow::anyhow!("an empty chart was drawn"))?;
+    assert!(
+        matches!(error, report::chart::ChartError::NoNumbers),
+        "{error}"
+    );
+    Ok(())
+}

@@ -93,10 +93,11 @@ fn every_chart_a_demo_describes_names_columns_its_table_has() -> anyhow::Result<
     for report in built.loaded.iter().filter_map(|l| l.report.as_ref().ok()) {
         for section in &report.sections {
             for table in section.tables() {
-                if let Some(chart) = &table.chart {
-                    report::chart::draw(table, chart, &section.title).map_err(|e| {
-                        anyhow::anyhow!("{}, {:?}: {e}", report.topic, section.title)
-                    })?;
+                let Some(chart) = &table.chart else { continue };
+                match report::chart::draw(table, chart, &section.title) {
+                    // A run may leave a charted column empty (a data set reused, not loaded).
+                    Ok(_) | Err(report::chart::ChartError::NoNumbers) => {}
+                    Err(e) => anyhow::bail!("{}, {:?}: {e}", report.topic, section.title),
                 }
             }
         }
