@@ -291,7 +291,8 @@ fn log_range(data: &PanelData) -> std::ops::Range<f64> {
     }
     // Down to the decade below the smallest value, so its bar has a visible length; up to a
     // little above the largest rather than the next decade, which would waste most of the width.
-    let low = 10f64.powf(min.log10().floor());
+    // A value that is itself a power of ten (one request) would sit on the axis with no length.
+    let low = 10f64.powf((min * 0.99).log10().floor());
     let high = (max * 1.3).max(low * 10.0);
     low..high
 }
@@ -422,6 +423,7 @@ where
             .configure_mesh()
             .disable_y_mesh()
             .light_line_style(RGBColor(238, 240, 243))
+            .max_light_lines(4)
             .x_desc(data.value_axis.as_str())
             .y_desc(category_axis)
             .x_label_formatter(&|v| value_label(*v, log))
@@ -472,6 +474,7 @@ where
             .configure_mesh()
             .disable_x_mesh()
             .light_line_style(RGBColor(238, 240, 243))
+            .max_light_lines(4)
             .x_desc(data.category_axis.as_str())
             .y_desc(data.value_axis.as_str())
             .x_label_formatter(&|x| category_label(&data.categories, *x))

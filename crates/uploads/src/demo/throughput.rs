@@ -301,7 +301,7 @@ pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Throughput> 
         .chart(
             Chart::bars()
                 .log()
-                .of(&["to backend", "to storage", "backend RSS growth"])
+                .of(&["to backend", "to storage", "backend RSS growth", "MB/s"])
                 .titled("Who carries the bytes"),
         );
     for s in &sizes {
