@@ -6,7 +6,9 @@
 //!
 //! 1. `MEMCACHED_SERVER`: the path of a `memcached` binary, or `none` to treat Memcached as
 //!    absent even when it is installed (CI's bare-machine pass does);
-//! 2. otherwise, `memcached` on `PATH`.
+//! 2. otherwise, `memcached` on `PATH`, then where Debian's package puts it
+//!
+//! ([`support::programs`] holds that rule, the same for every program a demo starts itself).
 //!
 //! A simplification: if this process is killed outright (`SIGKILL`), no destructor runs and the
 //! server outlives it (a supervisor would use `PR_SET_PDEATHSIG`, which needs `unsafe`).
@@ -15,10 +17,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::programs::{Program, free_port};
+
 /// The variable naming the server binary (or `none`).
 pub const SERVER_VAR: &str = "MEMCACHED_SERVER";
-/// What [`SERVER_VAR`] is set to when Memcached must count as absent.
-pub const DISABLED: &str = "none";
 /// How to install Memcached, for the messages that say it is missing.
 pub const INSTALL: &str = "apt-get install -y memcached";
 /// Another process can take the port between our probe and the server's bind; then the server
@@ -54,22 +56,19 @@ impl MemcachedServerError {
     }
 }
 
+/// The `memcached` program, found by the workspace's one rule for installed programs.
+pub const PROGRAM: Program = Program {
+    variable: SERVER_VAR,
+    names: &["memcached"],
+    fallbacks: &["/usr/bin/memcached"],
+};
+
 /// Where the `memcached` program is, or why there is none.
 pub fn locate() -> Result<PathBuf, MemcachedServerError> {
-    if let Some(value) = std::env::var_os(SERVER_VAR) {
-        if value == DISABLED {
-            return Err(MemcachedServerError::Absent {
-                reason: format!("{SERVER_VAR}={DISABLED}"),
-            });
-        }
-        return Ok(PathBuf::from(value));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("memcached"))
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| MemcachedServerError::Absent {
-            reason: "`memcached` is not on PATH".to_owned(),
+    PROGRAM
+        .locate()
+        .map_err(|absent| MemcachedServerError::Absent {
+            reason: absent.reason,
         })
 }
 
@@ -179,8 +178,3 @@ impl Drop for MemcachedServer {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::programs::free_port;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// The variable naming the server binary (or `none`).
@@ -328,11 +329,6 @@ impl Drop for GraphServer {
     }
 }
 
-/// A port nobody listens on right now: bind port 0, read what the kernel chose, let it go.
-fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
 
 /// Whether a server on `port` answers an inline `PING` with `+PONG`.
 async fn ping(port: u16) -> bool {

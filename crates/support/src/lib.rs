@@ -17,6 +17,7 @@
 //! | `db` (feature) | PostgreSQL or SQLite behind one diesel connection type: the pool, per-connection settings, embedded migrations |
 //! | [`demo`] | the flags every demo accepts (`--quick`, `--json PATH`), and [`demo::RunIds`], the per-run allocator of ids and names |
 //! | [`names`] | unique names for databases, key prefixes and queues |
+//! | [`programs`] | where an installed program a demo runs itself is (Memcached, nginx, Chromium), by one rule with a `none` override, and a free loopback port for it |
 //! | [`problem`] | RFC 9457 `application/problem+json`, the one error body every crate maps into, and extractor configs that answer bad input with it |
 //! | [`routing`] | endpoints that list their methods once, so a wrong method is a 405 with `Allow`, an unknown path a 404, and any bare error a problem+json body |
 //! | [`server`] | start an actix-web server on `127.0.0.1:0` and get its base URL back (demos and tests) |
@@ -39,6 +40,7 @@ pub mod measure;
 pub mod names;
 pub mod narrate;
 pub mod problem;
+pub mod programs;
 pub mod report;
 pub mod routing;
 pub mod server;
