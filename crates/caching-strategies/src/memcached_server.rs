@@ -177,4 +177,3 @@ impl Drop for MemcachedServer {
         let _ = self.child.wait();
     }
 }
-
