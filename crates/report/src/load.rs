@@ -8,8 +8,12 @@ use support::report::Report;
 /// Why a demo's JSON could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{}: missing (the demo did not write it; run it with `--json {}`)", .path.display(), .path.display())]
-    Missing { path: PathBuf },
+    #[error("{}: missing (the demo did not write it; run it with `--json {}`){}", .path.display(), .path.display(), .log.as_ref().map(|l| format!("; its errors are in {}", l.display())).unwrap_or_default())]
+    Missing {
+        path: PathBuf,
+        /// The failed run's stderr, when `report` ran the demo and kept it beside the JSON.
+        log: Option<PathBuf>,
+    },
     #[error("{}: cannot be read: {source}", .path.display())]
     Read {
         path: PathBuf,
@@ -32,9 +36,14 @@ pub struct Loaded {
 /// Reads and parses one demo's JSON.
 pub fn load(path: &Path) -> Loaded {
     let report = match std::fs::read_to_string(path) {
-        Err(source) if source.kind() == std::io::ErrorKind::NotFound => Err(LoadError::Missing {
-            path: path.to_owned(),
-        }),
+        Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            let log = path.with_extension("log");
+            let failed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
+            Err(LoadError::Missing {
+                path: path.to_owned(),
+                log: failed.then_some(log),
+            })
+        }
         Err(source) => Err(LoadError::Read {
             path: path.to_owned(),
             source,

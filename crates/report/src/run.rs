@@ -113,6 +113,8 @@ pub fn run_demos(
         }
     }
     for (topic, bar) in todo.iter().zip(&lines) {
+        // Each line's clock starts with its own demo, not with the build or the demos before it.
+        bar.reset_elapsed();
         bar.enable_steady_tick(Duration::from_millis(120));
         bar.set_message("starting");
         let started = Instant::now();

@@ -61,3 +61,12 @@ fn a_report_of_the_wrong_shape_names_the_field_that_is_wrong() -> anyhow::Result
     std::fs::write(&path, serde_json::to_string(&report)?)?;
     costs_only_itself(&path, "sections[0].title")
 }
+
+#[test]
+fn a_demo_that_failed_is_named_with_the_file_holding_its_errors() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("jobs.json");
+    let log = dir.path().join("jobs.log");
+    std::fs::write(&log, "Error: the broker refused the connection\n")?;
+    costs_only_itself(&path, &format!("its errors are in {}", log.display()))
+}
