@@ -4,6 +4,7 @@
 //! the x axis); this module only knows tables. One panel per unit (or per column when rows are
 //! split into series), so two units never share an axis.
 
+use plotters::coord::combinators::LogCoord;
 use plotters::coord::ranged1d::{
     AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
 };
@@ -247,9 +248,9 @@ pub fn draw(table: &Table, chart: &Chart, title: &str) -> Result<Vec<Panel>, Cha
             let log = chart.scale == Scale::Log;
             let svg = match (chart.kind, log) {
                 (ChartKind::Bars, false) => bars(&data, linear_range(&data), false),
-                (ChartKind::Bars, true) => bars(&data, log_range(&data).log_scale(), true),
+                (ChartKind::Bars, true) => bars(&data, LogAxis::new(log_range(&data)), true),
                 (ChartKind::Lines, false) => lines(&data, linear_range(&data), false),
-                (ChartKind::Lines, true) => lines(&data, log_range(&data).log_scale(), true),
+                (ChartKind::Lines, true) => lines(&data, LogAxis::new(log_range(&data)), true),
             }
             .map_err(|e| ChartError::Draw(e.to_string()))?;
             let legend = data
@@ -281,7 +282,7 @@ fn linear_range(data: &PanelData) -> std::ops::Range<f64> {
     (min * 1.1)..top
 }
 
-/// Whole decades around the positive values: a log axis cannot show zero.
+/// Around the positive values only: a log axis cannot show zero or less.
 fn log_range(data: &PanelData) -> std::ops::Range<f64> {
     let positive = || values(data).filter(|v| *v > 0.0);
     let min = positive().fold(f64::INFINITY, f64::min);
@@ -295,6 +296,36 @@ fn log_range(data: &PanelData) -> std::ops::Range<f64> {
     let low = 10f64.powf((min * 0.99).log10().floor());
     let high = (max * 1.3).max(low * 10.0);
     low..high
+}
+
+/// plotters' log axis, with its ticks made unique: it can list a decade twice (1,000 and a
+/// rounding error away from it), and both would be labelled on the same spot.
+struct LogAxis(LogCoord<f64>);
+
+impl LogAxis {
+    fn new(range: std::ops::Range<f64>) -> Self {
+        Self(range.log_scale().into())
+    }
+}
+
+impl Ranged for LogAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.0.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        let mut points = self.0.key_points(hint);
+        points.sort_by(f64::total_cmp);
+        points.dedup_by(|a, b| (*a - *b).abs() <= b.abs() * 1e-9);
+        points
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.0.range()
+    }
 }
 
 fn short(label: &str) -> String {
@@ -364,6 +395,7 @@ fn from_top(categories: &[String], y: f64) -> String {
 fn value_label(v: f64, log: bool) -> String {
     if log && v > 0.0 {
         let mantissa = v / 10f64.powf(v.log10().floor());
+        // 10 as well: a decade can come out a rounding error below itself (999.999…).
         if ![1.0, 2.0, 5.0, 10.0]
             .iter()
             .any(|m| (mantissa - m).abs() < 1e-6)
@@ -431,7 +463,9 @@ where
             .label_style(("sans-serif", 16))
             .axis_desc_style(("sans-serif", 17))
             .draw()?;
-        let base = chart.x_range().start;
+        // Bars grow from zero (a linear axis always holds it, negative values go left of it),
+        // or from the axis' start on a log axis, which has no zero.
+        let base = if log { chart.x_range().start } else { 0.0 };
         #[allow(clippy::cast_precision_loss)]
         let thickness = 0.8 / series as f64;
         for (j, (_, values)) in data.series.iter().enumerate() {
