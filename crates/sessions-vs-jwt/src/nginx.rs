@@ -23,7 +23,7 @@
 //!
 //! Where the program is comes from, in order: `NGINX_SERVER` (a path, or `none` to treat nginx
 //! as absent even when it is installed, as CI's bare-machine pass does); `nginx` on `PATH`;
-//! `/usr/sbin/nginx`, where Debian installs it (not on a normal user's `PATH`).
+//! `/usr/sbin/nginx`, where Debian installs it (the rule of [`support::programs`]).
 //!
 //! A simplification: if this process is killed outright (`SIGKILL`), no destructor runs and
 //! nginx outlives it (a supervisor would use `PR_SET_PDEATHSIG`, which needs `unsafe`).
@@ -34,13 +34,17 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use support::programs::{Program, free_port};
 
 /// The variable naming the nginx binary (or `none`).
 pub const SERVER_VAR: &str = "NGINX_SERVER";
-/// What [`SERVER_VAR`] is set to when nginx must count as absent.
-pub const DISABLED: &str = "none";
-/// Where Debian's package puts the binary.
-pub const DEBIAN_PATH: &str = "/usr/sbin/nginx";
+/// The `nginx` program, found by the workspace's one rule for installed programs (Debian puts it
+/// in `/usr/sbin`, which is not on a normal user's `PATH`).
+pub const PROGRAM: Program = Program {
+    variable: SERVER_VAR,
+    names: &["nginx"],
+    fallbacks: &["/usr/sbin/nginx"],
+};
 /// How to install nginx, for the messages that say it is missing.
 pub const INSTALL: &str = "apt-get install -y nginx";
 /// The compose file's configuration: the template every rendered one starts from.
@@ -114,22 +118,9 @@ impl NginxError {
 
 /// Where the `nginx` program is, or why there is none.
 pub fn locate() -> Result<PathBuf, NginxError> {
-    if let Some(value) = std::env::var_os(SERVER_VAR) {
-        if value == DISABLED {
-            return Err(NginxError::Absent {
-                reason: format!("{SERVER_VAR}={DISABLED}"),
-            });
-        }
-        return Ok(PathBuf::from(value));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("nginx"))
-        .chain([PathBuf::from(DEBIAN_PATH)])
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| NginxError::Absent {
-            reason: format!("`nginx` is neither on PATH nor at {DEBIAN_PATH}"),
-        })
+    PROGRAM.locate().map_err(|absent| NginxError::Absent {
+        reason: absent.reason,
+    })
 }
 
 /// Why nginx cannot be used here, or `None`: what `support::testkit::present` takes.
@@ -364,12 +355,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 #[cfg(test)]
