@@ -403,7 +403,13 @@ fn value_label(v: f64, log: bool) -> String {
             return String::new();
         }
     }
-    support::report::format_number(v)
+    // A tick is a round number: "0.1", not the table's three significant digits "0.100".
+    let text = support::report::format_number(v);
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
 }
 
 type DrawResult = Result<String, Box<dyn std::error::Error>>;
