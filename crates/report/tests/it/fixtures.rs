@@ -135,3 +135,29 @@ fn the_page_loads_nothing_from_anywhere() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn the_topics_come_in_the_justfiles_reading_order_without_the_report_itself() -> anyhow::Result<()>
+{
+    let justfile = std::fs::read_to_string(report::run::workspace_root().join("justfile"))?;
+    let order: Vec<&str> = justfile
+        .lines()
+        .find_map(|l| l.strip_prefix("topics :="))
+        .and_then(|l| l.split('"').nth(1))
+        .map(|l| l.split_whitespace().collect())
+        .unwrap_or_default();
+    let topics = topics();
+    assert!(!topics.iter().any(|t| t == "report"), "{topics:?}");
+    let listed: Vec<&str> = topics
+        .iter()
+        .map(String::as_str)
+        .filter(|t| order.contains(t))
+        .collect();
+    let expected: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|t| listed.contains(t))
+        .collect();
+    assert_eq!(listed, expected);
+    Ok(())
+}
