@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 use support::narrate::Narrator;
-use support::report::{Cell, Table, Unit};
+use support::report::{Cell, Chart, Table, Unit};
 
 use crate::atomicity::{self, AMOUNT, Backend, Guard, Left, OPENING, Race, Transfer};
 use crate::config::Targets;
@@ -112,7 +112,13 @@ pub async fn run(
             .column("alice", Unit::Count)
             .column("bob", Unit::Count)
             .column("credits created", Unit::Count)
-            .column("errors answered", Unit::Count);
+            .column("errors answered", Unit::Count)
+            // Zero is the only right answer; a bar either side of it is money made or lost.
+            .chart(
+                Chart::bars()
+                    .of(&["credits created"])
+                    .titled("A transfer that fails halfway: credits created or destroyed"),
+            );
         for t in &figures.transfers {
             table.row(
                 format!("{}, {}", t.backend.label(), t.guard.label()),
