@@ -49,3 +49,39 @@ fn an_offline_browser_renders_every_expected_chart_with_its_title_and_a_plot() -
     eprintln!("screenshot: {}", png.display());
     Ok(())
 }
+
+/// The offline flags, checked rather than trusted: a page asking for an image from a server on
+/// loopback gets nothing, and the server never sees a connection.
+#[test]
+fn the_browser_reaches_no_server_not_even_on_loopback() -> anyhow::Result<()> {
+    let browser = match Browser::find() {
+        Ok(b) => b,
+        Err(e) if e.is_absent() => {
+            if !support::testkit::present(Some(e.to_string())) {
+                return Ok(());
+            }
+            anyhow::bail!("unreachable: present() fails when Chromium is required")
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let server = std::net::TcpListener::bind("127.0.0.1:0")?;
+    server.set_nonblocking(true)?;
+    let port = server.local_addr()?.port();
+    let dir = tempfile::tempdir()?;
+    let page = dir.path().join("reach.html");
+    std::fs::write(
+        &page,
+        format!(
+            "<!DOCTYPE html><html><body><img src=\"http://127.0.0.1:{port}/a.png\">\
+             <img src=\"http://example.com/b.png\"></body></html>"
+        ),
+    )?;
+    // The images are fetched (or refused) before the load event, and the DOM is dumped after it.
+    let dom = browser.dump_dom(&page)?;
+    assert!(dom.contains("a.png"), "the page did not load: {dom}");
+    match server.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+        Ok((_, from)) => anyhow::bail!("the browser connected to the loopback server from {from}"),
+        Err(e) => Err(e.into()),
+    }
+}
