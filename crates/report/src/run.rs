@@ -177,6 +177,13 @@ fn run_one(
     let json = report_path(dir, topic);
     let text = dir.join(format!("{topic}.txt"));
     let log = dir.join(format!("{topic}.log"));
+    // An old report left in place would be charted as if this run had written it.
+    match std::fs::remove_file(&json) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).with_context(|| format!("Failed to remove {}", json.display()));
+        }
+        _ => {}
+    }
     // The binary itself, built above: `cargo run` would resolve features for this one package
     // and could rebuild shared dependencies before every demo.
     let mut command = Command::new(binary(root, topic, options));
