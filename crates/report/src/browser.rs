@@ -2,7 +2,7 @@
 //! every road to the network closed, so a chart that only drew because something was fetched would
 //! show up as missing.
 //!
-//! Where the browser comes from, in order:
+//! Where the browser comes from follows `support::programs`' rule:
 //!
 //! 1. `CHROMIUM_BROWSER`: the path of a Chromium binary, or `none` to treat it as absent even when it
 //!    is installed (CI's bare-machine pass does);
@@ -14,12 +14,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use support::programs::Program;
+
 /// The variable naming the browser binary (or `none`).
 pub const BROWSER_VAR: &str = "CHROMIUM_BROWSER";
 /// What [`BROWSER_VAR`] is set to when Chromium must count as absent.
-pub const DISABLED: &str = "none";
+pub const DISABLED: &str = support::programs::DISABLED;
 /// How to install Chromium, for the messages that say it is missing.
 pub const INSTALL: &str = "apt-get install -y chromium";
+/// Chromium, found by the workspace's one rule for programs a demo or test runs itself.
+pub const PROGRAM: Program = Program {
+    variable: BROWSER_VAR,
+    names: &["chromium", "chromium-browser"],
+    fallbacks: &["/usr/bin/chromium"],
+};
 /// A page of inline SVG loads in well under a second; this only bounds a browser that hangs.
 const WITHIN: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(50);
@@ -56,22 +64,9 @@ impl BrowserError {
 
 /// Where Chromium is, or why there is none.
 pub fn locate() -> Result<PathBuf, BrowserError> {
-    if let Some(value) = std::env::var_os(BROWSER_VAR) {
-        if value == DISABLED {
-            return Err(BrowserError::Absent {
-                reason: format!("{BROWSER_VAR}={DISABLED}"),
-            });
-        }
-        return Ok(PathBuf::from(value));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .flat_map(|dir| [dir.join("chromium"), dir.join("chromium-browser")])
-        .chain([PathBuf::from("/usr/bin/chromium")])
-        .find(|candidate| candidate.is_file())
-        .ok_or_else(|| BrowserError::Absent {
-            reason: "`chromium` is not on PATH".to_owned(),
-        })
+    PROGRAM.locate().map_err(|absent| BrowserError::Absent {
+        reason: absent.reason,
+    })
 }
 
 /// One installed Chromium.
