@@ -329,7 +329,6 @@ impl Drop for GraphServer {
     }
 }
 
-
 /// Whether a server on `port` answers an inline `PING` with `+PONG`.
 async fn ping(port: u16) -> bool {
     let attempt = async {
