@@ -72,6 +72,15 @@ impl Narrator {
         }
     }
 
+    /// Prints one `note:` line for something this run left out that is not a probed service (an
+    /// installed program such as Memcached or nginx) and records it in the report's `left_out`,
+    /// beside the services' lines, so the report page shows it too.
+    pub fn left_out(&mut self, line: impl Into<String>) {
+        let line = line.into();
+        self.print(&textwrap::fill(&format!("note: {line}"), WIDTH));
+        self.report.left_out.push(line);
+    }
+
     /// Probes `wanted` (each with what the demo leaves out without it), prints one line per missing
     /// service and records the rest as used. Under `BF_REQUIRE_SERVICES=1` a missing one is an
     /// error naming it: CI must not pass on the fallbacks by accident.

@@ -159,7 +159,7 @@ async fn start_memcached(
                 MemcachedServerError::Absent { reason } => reason.clone(),
                 other => other.to_string(),
             };
-            n.say(&format!(
+            n.left_out(format!(
                 "Memcached left out ({reason}): no Memcached rows in the speed tables and no \
                  Memcached-versus-Redis section; install it (`{}`) and the demo starts its own.",
                 memcached_server::INSTALL

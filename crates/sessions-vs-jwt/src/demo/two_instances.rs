@@ -127,8 +127,8 @@ pub async fn section(n: &mut Narrator, bench: &Bench<'_>) -> anyhow::Result<TwoI
 
     n.say("Two instances of the same service share the user store, Redis and the HS256 secret; each has its own memory. First the client plays the load balancer: it logs in on A, then sends GET /me alternately to A and B, or always to A.");
     if let Some(reason) = &figures.nginx_missing {
-        n.say(&format!(
-            "note: nginx not found ({reason}): the columns measured through a real nginx are left out. Add it with `{}`.",
+        n.left_out(format!(
+            "nginx not found ({reason}): the columns measured through a real nginx are left out. Add it with `{}`.",
             nginx::INSTALL
         ));
     } else {
