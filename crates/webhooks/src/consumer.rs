@@ -15,16 +15,18 @@
 //!    later, instead of the consumer buffering without limit.
 //!
 //! What this simplifies, and production does instead:
-//! - the set of seen ids is in memory and grows forever. A real consumer stores them (Redis with
-//!   a TTL, or a unique index in its database) for at least the provider's whole retry window:
+//! - the seen ids live in this process's memory, each for a retention window
+//!   ([`SEEN_RETENTION`] by default) that must outlast the provider's whole retry schedule:
 //!   retries carry fresh timestamps, so the tolerance alone does not bound how late a duplicate
-//!   can arrive;
+//!   can arrive. Forgetting after the window keeps the memory bounded by one window's
+//!   deliveries. A real consumer keeps them where a restart cannot lose them (Redis with a TTL,
+//!   or a unique index in its database);
 //! - an event acknowledged but not yet processed is lost if the process dies. A real consumer
 //!   writes it to an inbox table in the same step that acknowledges it, and its worker drains
 //!   that table;
 //! - the secrets are fixed at start. Rotating means restarting with both secrets listed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,7 +39,7 @@ use actix_web::http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use chrono::{DateTime, Utc};
 use support::Problem;
-use support::clock::{Clock, SystemClock};
+use support::clock::{Clock, SystemClock, UnixSeconds};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::signature::{self, Headers, Secret, VerifyError};
@@ -105,7 +107,7 @@ pub struct ConsumerState {
     tolerance: Duration,
     clock: Arc<dyn Clock>,
     // A std mutex, not a tokio one: it is held for one set operation and never across an await.
-    seen: Arc<Mutex<HashSet<String>>>,
+    seen: Arc<Mutex<SeenIds>>,
     queue: mpsc::Sender<Received>,
     /// Milliseconds every acknowledgement is held back; see [`ConsumerState::set_ack_delay`].
     ack_delay: Arc<AtomicU64>,
@@ -133,6 +135,12 @@ impl ConsumerState {
             .unwrap_or_default()
     }
 
+    /// How many delivery ids the consumer remembers right now: bounded by the deliveries of one
+    /// retention window, however long it runs.
+    pub fn remembered_ids(&self) -> usize {
+        self.seen.lock().map(|seen| seen.len()).unwrap_or_default()
+    }
+
     /// Answers 200, after the acknowledgement delay if one is set.
     async fn acknowledge(&self) -> HttpResponse {
         let delay = self.ack_delay.load(Ordering::Relaxed);
@@ -152,6 +160,7 @@ pub struct Consumer {
     capacity: usize,
     work: Duration,
     gate: Option<Arc<Semaphore>>,
+    retention: Duration,
 }
 
 impl Consumer {
@@ -165,7 +174,15 @@ impl Consumer {
             capacity: QUEUE_CAPACITY,
             work: Duration::ZERO,
             gate: None,
+            retention: SEEN_RETENTION,
         }
+    }
+
+    /// How long a delivery id is remembered after it was first seen (default
+    /// [`SEEN_RETENTION`]); it must outlast the provider's whole retry schedule.
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Another clock (tests that check the tolerance against a fixed time).
@@ -203,7 +220,7 @@ impl Consumer {
             secrets: self.secrets.into(),
             tolerance: self.tolerance,
             clock: self.clock,
-            seen: Arc::new(Mutex::new(HashSet::new())),
+            seen: Arc::new(Mutex::new(SeenIds::new(self.retention))),
             queue,
             ack_delay: Arc::new(AtomicU64::new(0)),
             duplicates: Arc::new(Mutex::new(Vec::new())),
@@ -330,11 +347,12 @@ async fn receive(
     )?;
 
     // Claim the id before enqueueing, so two concurrent redeliveries cannot both get in.
+    let now = state.clock.now();
     let first_time = state
         .seen
         .lock()
         .map_err(|_| anyhow::anyhow!("the seen-ids lock is poisoned"))?
-        .insert(verified.id.clone());
+        .claim(&verified.id, now);
     if !first_time {
         tracing::debug!(id = %verified.id, "duplicate delivery acknowledged");
         if let Ok(mut duplicates) = state.duplicates.lock() {
@@ -358,11 +376,114 @@ async fn receive(
         };
         // Not processed, so not seen: the provider's retry must get in.
         if let Ok(mut seen) = state.seen.lock() {
-            seen.remove(&event.id);
+            seen.release(&event.id);
         }
         return Err(error);
     }
     // 202 would say "accepted, not yet done", which is the truth; the specification counts any
     // 2xx as success, and 200 is what most providers' dashboards show as plain success.
     Ok(state.acknowledge().await)
+}
+
+/// A week: longer than Standard Webhooks' whole suggested retry schedule (5 s, 5 min, 30 min,
+/// 2 h, 5 h, 10 h and 10 h, about 27.6 hours), with room for a provider that is itself down
+/// for a while.
+pub const SEEN_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// The delivery ids claimed within the retention window, oldest first, so forgetting is a pop
+/// from the front instead of a walk over every id.
+#[derive(Debug)]
+struct SeenIds {
+    retention: UnixSeconds,
+    first_seen: HashMap<String, UnixSeconds>,
+    /// Claims in the order they were made; an entry whose id was released (or claimed again
+    /// later) no longer matches `first_seen` and is skipped when it reaches the front.
+    order: VecDeque<(UnixSeconds, String)>,
+}
+
+impl SeenIds {
+    fn new(retention: Duration) -> Self {
+        Self {
+            retention: retention.as_secs(),
+            first_seen: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Claims `id` at `now`: true the first time within the window, false for a duplicate.
+    fn claim(&mut self, id: &str, now: UnixSeconds) -> bool {
+        self.forget_before(now.saturating_sub(self.retention));
+        if self.first_seen.contains_key(id) {
+            return false;
+        }
+        self.first_seen.insert(id.to_owned(), now);
+        self.order.push_back((now, id.to_owned()));
+        true
+    }
+
+    /// Gives a claim back (the event was refused before it was queued), so the retry gets in.
+    fn release(&mut self, id: &str) {
+        self.first_seen.remove(id);
+    }
+
+    fn forget_before(&mut self, cutoff: UnixSeconds) {
+        while let Some((at, _)) = self.order.front() {
+            if *at >= cutoff {
+                break;
+            }
+            if let Some((at, id)) = self.order.pop_front()
+                && self.first_seen.get(&id) == Some(&at)
+            {
+                self.first_seen.remove(&id);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first_seen.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeenIds;
+    use std::time::Duration;
+
+    #[test]
+    fn an_id_is_a_duplicate_within_the_window_and_forgotten_after_it() {
+        let mut seen = SeenIds::new(Duration::from_secs(100));
+        assert!(seen.claim("a", 1_000));
+        assert!(!seen.claim("a", 1_099), "a duplicate inside the window");
+        assert!(seen.claim("b", 1_050));
+        assert!(
+            seen.claim("c", 1_101),
+            "a claim at 1101 forgets what is older than 1001"
+        );
+        assert_eq!(seen.len(), 2, "a is forgotten, b and c remain");
+        assert!(
+            seen.claim("a", 1_102),
+            "after the window the id is new again"
+        );
+    }
+
+    #[test]
+    fn a_released_claim_lets_the_retry_in_and_leaves_no_stale_entry() {
+        let mut seen = SeenIds::new(Duration::from_secs(100));
+        assert!(seen.claim("a", 1_000));
+        seen.release("a");
+        assert!(seen.claim("a", 1_010), "the retry is first again");
+        // The first claim's queue entry reaches the front first and must not forget the second.
+        assert!(seen.claim("z", 1_105));
+        assert!(!seen.claim("a", 1_105), "still remembered from 1010");
+    }
+
+    #[test]
+    fn memory_is_bounded_by_one_windows_deliveries() {
+        let mut seen = SeenIds::new(Duration::from_secs(10));
+        for t in 0..1_000_u64 {
+            assert!(seen.claim(&format!("evt_{t}"), t));
+        }
+        assert!(seen.len() <= 11, "{} ids remembered", seen.len());
+        assert!(seen.order.len() <= 11);
+    }
 }

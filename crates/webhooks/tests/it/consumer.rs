@@ -184,3 +184,56 @@ async fn a_full_queue_answers_503_and_the_retry_is_processed() -> anyhow::Result
     server.stop().await;
     Ok(())
 }
+
+/// The consumer remembers each id for its retention window (which must outlast the provider's
+/// retry schedule) and then forgets it, so a consumer that runs for years holds one window's ids.
+#[tokio::test]
+async fn a_delivery_id_is_remembered_for_the_retention_window_and_then_forgotten()
+-> anyhow::Result<()> {
+    // Arrange
+    let secret = Secret::generate();
+    let signer = Signer::new(secret.clone());
+    let clock = Arc::new(support::clock::ManualClock::at(1_900_000_000));
+    let retention = Duration::from_secs(3_600);
+    let (state, log) = Consumer::new(vec![secret], Config::default().tolerance)
+        .with_clock(clock.clone())
+        .with_retention(retention)
+        .start();
+    let counted = state.clone();
+    let server = support::server::spawn(|l| consumer::run(l, state))?;
+    let client = reqwest::Client::new();
+    let url = server.url(consumer::PATH);
+    let send = |id: &'static str| {
+        let headers = signer.headers(id, clock.now(), b"{}");
+        let mut request = client.post(&url).body("{}");
+        for (name, value) in headers.pairs() {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+
+    // Act
+    send("evt_1").await?;
+    send("evt_2").await?;
+    clock.advance(retention - Duration::from_secs(1));
+    send("evt_1").await?; // a late retry, inside the window
+    let inside = counted.remembered_ids();
+    clock.advance(Duration::from_secs(2));
+    send("evt_3").await?;
+    let after = counted.remembered_ids();
+    log.wait_for(3, PATIENCE).await;
+
+    // Assert
+    assert_eq!(
+        counted.duplicates(),
+        ["evt_1"],
+        "the late retry was a duplicate"
+    );
+    assert_eq!(inside, 2);
+    assert_eq!(
+        after, 1,
+        "evt_1 and evt_2 are forgotten once the window has passed"
+    );
+    assert_eq!(ids(&log), ["evt_1", "evt_2", "evt_3"]);
+    Ok(())
+}
