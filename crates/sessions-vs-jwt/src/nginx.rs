@@ -181,7 +181,8 @@ pub fn render(
 pub struct Nginx {
     child: Child,
     port: u16,
-    dir: PathBuf,
+    /// Removed when the handle is dropped, after `Drop` has killed the child.
+    dir: tempfile::TempDir,
     routing: Routing,
     version: Option<String>,
 }
@@ -194,15 +195,13 @@ impl Nginx {
         let version = version(&server);
         let mut last = None;
         for _ in 0..START_ATTEMPTS {
-            let dir = std::env::temp_dir().join(format!("svj-nginx-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir)?;
-            let started = Self::start_in(&server, routing, upstreams, dir.clone()).await;
-            match started {
+            let dir = tempfile::Builder::new().prefix("svj-nginx-").tempdir()?;
+            match Self::start_in(&server, routing, upstreams, dir).await {
                 Ok(mut running) => {
                     running.version = version;
                     return Ok(running);
                 }
-                // `start_in` has removed its directory: the next attempt makes a new one.
+                // The failed attempt's directory went with it: the next one makes a new one.
                 Err(e @ NginxError::Exited { .. }) => last = Some(e),
                 Err(e) => return Err(e),
             }
@@ -217,40 +216,31 @@ impl Nginx {
         server: &Path,
         routing: Routing,
         upstreams: [SocketAddr; 2],
-        dir: PathBuf,
+        dir: tempfile::TempDir,
     ) -> Result<Self, NginxError> {
-        let port = match free_port() {
-            Ok(port) => port,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(e.into());
-            }
-        };
-        let conf_path = dir.join("nginx.conf");
-        let written = render(
+        // Every early return drops `dir`, which removes it.
+        let port = free_port()?;
+        let conf_path = dir.path().join("nginx.conf");
+        let conf = render(
             routing,
             upstreams,
             SocketAddr::from(([127, 0, 0, 1], port)),
-            &dir,
-        )
-        .and_then(|conf| Ok(std::fs::write(&conf_path, conf)?));
-        if let Err(e) = written {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Err(e);
-        }
-        let error_log = dir.join("error.log");
+            dir.path(),
+        )?;
+        std::fs::write(&conf_path, conf)?;
+        let error_log = dir.path().join("error.log");
         // `-e`: the error log nginx opens before it reads any configuration (it would be
         // /var/log/nginx/error.log). `daemon off`: stay the child we can kill. `master_process
         // off`: one process, so killing it frees the port; a master killed with SIGKILL leaves
         // its workers running and holding the port. Production runs a master and workers.
         let globals = format!(
             "daemon off; master_process off; pid \"{}\"; error_log \"{}\";",
-            dir.join("nginx.pid").display(),
+            dir.path().join("nginx.pid").display(),
             error_log.display()
         );
         let child = Command::new(server)
             .arg("-p")
-            .arg(&dir)
+            .arg(dir.path())
             .arg("-e")
             .arg(&error_log)
             .arg("-c")
@@ -260,17 +250,11 @@ impl Nginx {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn();
-        let child = match child {
-            Ok(child) => child,
-            Err(source) => {
-                let _ = std::fs::remove_dir_all(&dir);
-                return Err(NginxError::Spawn {
-                    server: server.to_owned(),
-                    source,
-                });
-            }
-        };
+            .spawn()
+            .map_err(|source| NginxError::Spawn {
+                server: server.to_owned(),
+                source,
+            })?;
         // From here on, dropping `running` kills the child and removes the directory.
         let mut running = Self {
             child,
@@ -320,7 +304,7 @@ impl Nginx {
 
     /// The last lines of this nginx's error log, for a failure message.
     fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join(" | ")
     }
@@ -353,7 +337,6 @@ impl Drop for Nginx {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

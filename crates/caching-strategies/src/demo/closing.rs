@@ -267,13 +267,8 @@ fn memcached_sentence(
         None => "a tier hit was not measured".to_owned(),
     };
     let against_redis = match costs.memcached_vs_redis_get() {
-        Some(q) if q < 1.0 / DECODING_IS_NOISE => format!(
-            ", and its bare get ({:.1} µs) was {} than Redis's GET (each through its own \
-             client and pool)",
-            bare.p50_us,
-            faster(Some(1.0 / q))
-        ),
-        Some(q) if q > DECODING_IS_NOISE => format!(
+        // Outside the noise band either way: `faster` words the ratio as faster or slower.
+        Some(q) if !(1.0 / DECODING_IS_NOISE..=DECODING_IS_NOISE).contains(&q) => format!(
             ", and its bare get ({:.1} µs) was {} than Redis's GET (each through its own \
              client and pool)",
             bare.p50_us,

@@ -6,18 +6,24 @@ use report::browser::Browser;
 
 use crate::common::{build, expected, figure, fixture_paths, unescape};
 
+/// This machine's Chromium, or `None` (the test is skipped, saying why) when it is absent; under
+/// `BF_REQUIRE_SERVICES=1` an absent one fails the test instead.
+fn browser() -> anyhow::Result<Option<Browser>> {
+    match Browser::find() {
+        Ok(browser) => Ok(Some(browser)),
+        Err(e) if e.is_absent() => {
+            support::testkit::present(Some(e.to_string()));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 #[test]
 fn an_offline_browser_renders_every_expected_chart_with_its_title_and_a_plot() -> anyhow::Result<()>
 {
-    let browser = match Browser::find() {
-        Ok(b) => b,
-        Err(e) if e.is_absent() => {
-            if !support::testkit::present(Some(e.to_string())) {
-                return Ok(());
-            }
-            anyhow::bail!("unreachable: present() fails when Chromium is required")
-        }
-        Err(e) => return Err(e.into()),
+    let Some(browser) = browser()? else {
+        return Ok(());
     };
     let built = build(&fixture_paths())?;
     let dom = browser.dump_dom(&built.page)?;
@@ -54,15 +60,8 @@ fn an_offline_browser_renders_every_expected_chart_with_its_title_and_a_plot() -
 /// loopback gets nothing, and the server never sees a connection.
 #[test]
 fn the_browser_reaches_no_server_not_even_on_loopback() -> anyhow::Result<()> {
-    let browser = match Browser::find() {
-        Ok(b) => b,
-        Err(e) if e.is_absent() => {
-            if !support::testkit::present(Some(e.to_string())) {
-                return Ok(());
-            }
-            anyhow::bail!("unreachable: present() fails when Chromium is required")
-        }
-        Err(e) => return Err(e.into()),
+    let Some(browser) = browser()? else {
+        return Ok(());
     };
     let server = std::net::TcpListener::bind("127.0.0.1:0")?;
     server.set_nonblocking(true)?;

@@ -172,9 +172,10 @@ fn nginx(f: &Figures<'_>) -> String {
     let rr = x.round_robin.memory;
     let others = shared_failures(&x.round_robin);
     let mut text = if rr.all() {
-        let rest = match others.is_empty() {
-            true => String::new(),
-            false => format!(", and {}", others.join(" and ")),
+        let rest = if others.is_empty() {
+            String::new()
+        } else {
+            format!(", and {}", others.join(" and "))
         };
         format!(
             "Through a real {who}, round robin found the memory session on every request, which two instances with separate memory cannot do: nginx must have sent every request to one instance{rest}."
@@ -455,6 +456,16 @@ mod tests {
         }
     }
 
+    /// A routing's row where everything but the memory session succeeded on every request.
+    fn routed(memory: Successes) -> PerMechanism<Successes> {
+        PerMechanism {
+            memory,
+            redis: Some(all(200)),
+            plain_jwt: all(200),
+            checked_jwt: Some(all(200)),
+        }
+    }
+
     fn refusal(after: u64) -> Refusal {
         Refusal {
             after_logout: Some(after),
@@ -517,47 +528,22 @@ mod tests {
                     },
                 },
                 routing: TwoInstances {
-                    round_robin: PerMechanism {
-                        memory: Successes {
-                            requests: 200,
-                            succeeded: 100,
-                        },
-                        redis: Some(all(200)),
-                        plain_jwt: all(200),
-                        checked_jwt: Some(all(200)),
-                    },
-                    sticky: PerMechanism {
-                        memory: all(200),
-                        redis: Some(all(200)),
-                        plain_jwt: all(200),
-                        checked_jwt: Some(all(200)),
-                    },
+                    round_robin: routed(Successes {
+                        requests: 200,
+                        succeeded: 100,
+                    }),
+                    sticky: routed(all(200)),
                     nginx: Some(ThroughNginx {
                         version: Some("nginx/1.22.1".to_owned()),
-                        round_robin: PerMechanism {
-                            memory: Successes {
-                                requests: 200,
-                                succeeded: 100,
-                            },
-                            redis: Some(all(200)),
-                            plain_jwt: all(200),
-                            checked_jwt: Some(all(200)),
-                        },
-                        sticky: PerMechanism {
-                            memory: all(200),
-                            redis: Some(all(200)),
-                            plain_jwt: all(200),
-                            checked_jwt: Some(all(200)),
-                        },
-                        after_pinned_killed: PerMechanism {
-                            memory: Successes {
-                                requests: 200,
-                                succeeded: 0,
-                            },
-                            redis: Some(all(200)),
-                            plain_jwt: all(200),
-                            checked_jwt: Some(all(200)),
-                        },
+                        round_robin: routed(Successes {
+                            requests: 200,
+                            succeeded: 100,
+                        }),
+                        sticky: routed(all(200)),
+                        after_pinned_killed: routed(Successes {
+                            requests: 200,
+                            succeeded: 0,
+                        }),
                     }),
                     nginx_missing: None,
                 },
