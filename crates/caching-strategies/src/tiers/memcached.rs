@@ -39,7 +39,6 @@
 
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_memcached::{AsciiProtocol as _, Client, MetaProtocol as _, Status};
@@ -48,7 +47,7 @@ use tokio::sync::Semaphore;
 
 use crate::error::Error;
 use crate::model::Entry;
-use crate::tiers::{Tier, may_replace};
+use crate::tiers::{Health, Tier, may_replace};
 
 /// How many lost compare-and-swap races a versioned write tolerates before it gives up. Each
 /// loss means another write succeeded, so N concurrent writers of one key lose at most N − 1.
@@ -113,14 +112,6 @@ impl Pool {
     }
 }
 
-/// Whether the server answered last time, so the change of state is logged once (as in the
-/// Redis tier): `swap` returns the previous state, and only the call that flips it logs.
-#[derive(Debug)]
-struct Health {
-    up: AtomicBool,
-    failures: AtomicU64,
-}
-
 /// A Memcached-backed tier. Keys are `prefix + key`.
 #[derive(Clone)]
 pub struct MemcachedTier {
@@ -161,10 +152,7 @@ impl MemcachedTier {
             }),
             prefix: prefix.into(),
             timeout,
-            health: Arc::new(Health {
-                up: AtomicBool::new(true),
-                failures: AtomicU64::new(0),
-            }),
+            health: Arc::new(Health::new("Memcached")),
         };
         tier.version().await.map_err(|e| {
             Error::Unexpected(anyhow::anyhow!(
@@ -191,12 +179,12 @@ impl MemcachedTier {
 
     /// Whether the last call reached the server.
     pub fn is_up(&self) -> bool {
-        self.health.up.load(Ordering::Relaxed)
+        self.health.is_up()
     }
 
     /// Calls that failed.
     pub fn failures(&self) -> u64 {
-        self.health.failures.load(Ordering::Relaxed)
+        self.health.failures()
     }
 
     /// The server's version string (`1.6.18`): a round trip that touches no key.
@@ -274,17 +262,8 @@ impl MemcachedTier {
             ))),
         };
         match &result {
-            Ok(_) | Err(Failure::Refused(_)) => {
-                if !self.health.up.swap(true, Ordering::Relaxed) {
-                    tracing::info!("Memcached answers again: the cache is back in use");
-                }
-            }
-            Err(Failure::Unreachable(why)) => {
-                self.health.failures.fetch_add(1, Ordering::Relaxed);
-                if self.health.up.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(%why, "Memcached unreachable: requests fall back to the store until it answers again");
-                }
-            }
+            Ok(_) | Err(Failure::Refused(_)) => self.health.answered(),
+            Err(Failure::Unreachable(why)) => self.health.unreachable(why),
         }
         result
     }

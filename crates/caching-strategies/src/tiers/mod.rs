@@ -22,6 +22,7 @@ pub mod redis;
 pub mod two_tier;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -73,4 +74,53 @@ pub trait Tier: Send + Sync {
 /// A tombstone at version 2 refuses a value at version 1 and accepts version 2.
 pub fn may_replace(current: Option<&Entry>, incoming: &Entry) -> bool {
     current.is_none_or(|c| c.version <= incoming.version)
+}
+
+/// Whether a shared tier's server answered last time, kept per tier (an atomic flag, not a
+/// global), so the log line about losing it is written once per outage: `swap` returns the
+/// previous state, and only the call that flips it logs, however many requests fail at the
+/// same moment. The Redis and Memcached tiers both keep one.
+#[derive(Debug)]
+pub(crate) struct Health {
+    /// `Redis`, `Memcached`: for the log lines.
+    server: &'static str,
+    up: AtomicBool,
+    failures: AtomicU64,
+}
+
+impl Health {
+    pub(crate) fn new(server: &'static str) -> Self {
+        Self {
+            server,
+            up: AtomicBool::new(true),
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// The server answered (a refusal is an answer too).
+    pub(crate) fn answered(&self) {
+        // A load first: on the hot path the flag is already up, and a load writes nothing.
+        if !self.up.load(Ordering::Relaxed) && !self.up.swap(true, Ordering::Relaxed) {
+            tracing::info!(
+                server = self.server,
+                "the cache server answers again: the shared cache is back in use"
+            );
+        }
+    }
+
+    /// The server did not answer, for `why`.
+    pub(crate) fn unreachable(&self, why: &str) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::warn!(server = self.server, %why, "the cache server is unreachable: requests fall back to the store (slower, not failing) until it answers again");
+        }
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
 }

@@ -27,7 +27,6 @@
 //! or refuses the write, as [`WriteThrough`](crate::strategies::write_through::WriteThrough) does here.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,7 +37,7 @@ use redis::FromRedisValue;
 
 use crate::error::Error;
 use crate::model::Entry;
-use crate::tiers::Tier;
+use crate::tiers::{Health, Tier};
 
 /// Stores `version|json` under `KEYS[1]` unless the stored version is newer, with a TTL, in one
 /// atomic step: Redis runs a script without interleaving other commands. (Production would load
@@ -108,33 +107,6 @@ pub fn pool(url: &str, size: usize, timeout: Duration) -> anyhow::Result<Pool> {
         .context("Failed to build the Redis pool")
 }
 
-/// Whether Redis answered last time, kept per tier (an atomic flag, not a global), so the log
-/// line about losing it is written once per outage: `swap` returns the previous state, and only
-/// the call that flips it logs, however many requests fail at the same moment.
-#[derive(Debug)]
-struct Health {
-    up: AtomicBool,
-    failures: AtomicU64,
-}
-
-impl Health {
-    fn observe<T>(&self, result: &Result<T, String>) {
-        match result {
-            Ok(_) => {
-                if !self.up.load(Ordering::Relaxed) && !self.up.swap(true, Ordering::Relaxed) {
-                    tracing::info!("Redis answers again: the shared cache is back in use");
-                }
-            }
-            Err(why) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                if self.up.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(%why, "Redis unreachable: requests fall back to the store (slower, not failing) until it answers again");
-                }
-            }
-        }
-    }
-}
-
 /// A Redis-backed tier. Keys are `prefix + key`.
 #[derive(Debug, Clone)]
 pub struct RedisTier {
@@ -155,10 +127,7 @@ impl RedisTier {
             pool,
             prefix: prefix.into(),
             timeout,
-            health: Arc::new(Health {
-                up: AtomicBool::new(true),
-                failures: AtomicU64::new(0),
-            }),
+            health: Arc::new(Health::new("Redis")),
             journal: Some(Arc::new(Mutex::new(Journal::default()))),
             replaying: Arc::new(tokio::sync::Mutex::new(())),
         }
@@ -191,12 +160,12 @@ impl RedisTier {
 
     /// Whether the last call reached Redis.
     pub fn is_up(&self) -> bool {
-        self.health.up.load(Ordering::Relaxed)
+        self.health.is_up()
     }
 
     /// Calls that failed and fell back.
     pub fn failures(&self) -> u64 {
-        self.health.failures.load(Ordering::Relaxed)
+        self.health.failures()
     }
 
     /// Runs `cmd` once the journal is applied: Redis is not trusted before that. Every command
@@ -221,7 +190,10 @@ impl RedisTier {
             Ok(result) => result,
             Err(_) => Err(format!("no answer within {} ms", self.timeout.as_millis())),
         };
-        self.health.observe(&result);
+        match &result {
+            Ok(_) => self.health.answered(),
+            Err(why) => self.health.unreachable(why),
+        }
         result.map_err(Error::CacheUnavailable)
     }
 
