@@ -50,6 +50,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use support::clock::{SharedClock, UnixSeconds};
+use support::html::escape;
 use support::routing::endpoint;
 use url::Url;
 
@@ -1036,14 +1037,6 @@ fn form_decode(value: &str) -> String {
         .next()
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }
 
 fn page(title: &str, body: &str) -> String {

@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use support::html::escape;
 use support::report::{Block, Cell, Report, Table, format_number, format_ratio};
 
 use crate::chart;
@@ -20,22 +21,6 @@ pub struct Expected {
 
 /// The title of the section whose paragraphs are the demo's closing.
 const CLOSING: &str = "what you just saw";
-
-/// Text made safe inside HTML elements and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn slug(text: &str) -> String {
     text.chars()

@@ -20,7 +20,7 @@ fn costs_only_itself(extra: &std::path::Path, says: &str) -> anyhow::Result<()> 
     assert!(error.contains(&extra.display().to_string()), "{error}");
     assert!(error.contains(says), "{error}");
     assert!(
-        built.html.contains(&report::page::escape(&error)),
+        built.html.contains(&support::html::escape(&error)),
         "the page does not show {error:?}"
     );
     let charts = expected(&built.loaded);

@@ -111,7 +111,7 @@ fn the_page_keeps_every_table_and_each_topics_closing_paragraph() -> anyhow::Res
     let built = build(&fixture_paths())?;
     for report in built.loaded.iter().filter_map(|l| l.report.as_ref().ok()) {
         for table in report.tables() {
-            let header = format!("<th>{}</th>", report::page::escape(&table.label));
+            let header = format!("<th>{}</th>", support::html::escape(&table.label));
             assert!(
                 built.html.contains(&header),
                 "{}: table {:?}",
