@@ -89,6 +89,14 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/tags"),
 ];
 
+/// [`EXPECTED`] as a set of owned `(method, path)` pairs, to compare with what was found.
+fn expected() -> BTreeSet<(String, String)> {
+    EXPECTED
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect()
+}
+
 #[tokio::test]
 async fn the_document_lists_exactly_the_routes_the_server_answers() -> anyhow::Result<()> {
     let app = common::sqlite().await?;
@@ -106,11 +114,7 @@ async fn the_document_lists_exactly_the_routes_the_server_answers() -> anyhow::R
                 .map(move |method| (method, path.clone()))
         })
         .collect();
-    let expected: BTreeSet<(String, String)> = EXPECTED
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-        .collect();
-    assert_eq!(documented, expected);
+    assert_eq!(documented, expected());
     // Each documented operation is routed: it answers anything but the router's 404 or 405.
     for (method, path) in &documented {
         let concrete = path
@@ -185,12 +189,9 @@ fn the_committed_postman_collection_has_a_request_for_every_documented_operation
     let collection: Value = serde_json::from_str(&std::fs::read_to_string(file)?)?;
     let mut requested = BTreeSet::new();
     collection_requests(&collection["item"], &mut requested);
-    let expected: BTreeSet<(String, String)> = EXPECTED
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-        .collect();
     assert_eq!(
-        requested, expected,
+        requested,
+        expected(),
         "regenerate it: `just postman` against a running server"
     );
     Ok(())
