@@ -95,14 +95,21 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
     let value = value.map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        // serde stops at the first problem it meets; a body that is not JSON at all is a 400
-        // even when that first problem was a missing field.
+        // Whether the bytes are JSON decides 400 against 422, not the category of serde's first
+        // error: serde stops at the first problem it meets, so a body that is not JSON at all
+        // can fail on a missing field first, and well-formed JSON can fail with a "syntax"
+        // error (an array read as a struct that has more items than the struct has fields).
         let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
-        if inner.is_syntax() || inner.is_eof() || inner.is_io() || !well_formed {
+        if !well_formed {
             Error::MalformedBody(format!("is not valid JSON: {inner}"))
         } else {
             let field = if path == "." { "body".to_owned() } else { path };
-            Error::invalid(field, without_position(&inner.to_string()))
+            let why = if inner.is_syntax() {
+                "has more items than expected".to_owned()
+            } else {
+                without_position(&inner.to_string())
+            };
+            Error::invalid(field, why)
         }
     })?;
     // Trailing garbage after the value is a syntax error too.

@@ -40,6 +40,11 @@ async fn malformed_json_is_400_and_a_wrong_type_is_422_naming_the_field() -> any
             "article",
         ),
         (r#"{} trailing"#, StatusCode::BAD_REQUEST, "body"),
+        (
+            r#"[["t", "d", "b"], null]"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "body",
+        ),
     ] {
         let response = send(body).await?;
         assert_eq!(response.status(), status, "{body}");
