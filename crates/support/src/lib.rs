@@ -16,6 +16,7 @@
 //! | [`cli`] | the command line every topic binary shares: the demo by default, `serve` with `--port`/`--host`, plus the topic's own flags |
 //! | `db` (feature) | PostgreSQL or SQLite behind one diesel connection type: the pool, per-connection settings, embedded migrations |
 //! | [`demo`] | the flags every demo accepts (`--quick`, `--json PATH`), and [`demo::RunIds`], the per-run allocator of ids and names |
+//! | [`json_body`] | reading a JSON body and telling "not JSON" (400) from "JSON of the wrong shape" (422, naming the field) |
 //! | [`html`] | escaping text for the pages built by hand (auth's login page, the report page) |
 //! | [`names`] | unique names for databases, key prefixes and queues |
 //! | [`programs`] | where an installed program a demo runs itself is (Memcached, nginx, Chromium), by one rule with a `none` override, and a free loopback port for it |
@@ -36,6 +37,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod html;
+pub mod json_body;
 #[cfg(feature = "jwk")]
 pub mod jwk;
 pub mod measure;

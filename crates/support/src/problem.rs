@@ -19,6 +19,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::json_body::{self, BodyFault};
+
 /// The media type of a problem body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -173,28 +175,16 @@ impl ResponseError for Problem {
 
 /// Parses a JSON body, and on failure says which field was wrong.
 ///
-/// Syntax errors (truncated, not JSON) are 400; a document that parses but does not fit the
+/// Not JSON (truncated, trailing bytes) is 400; a document that parses but does not fit the
 /// type (missing field, wrong type, unknown variant) is 422 with the field's path in `errors`.
+/// [`json_body::read`] draws the line.
 pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_data() {
-            let field = if path == "." { String::new() } else { path };
-            Problem::invalid_field(field, strip_position(&inner.to_string()))
-        } else {
-            Problem::bad_request(format!("The body is not valid JSON: {inner}"))
+    json_body::read(body).map_err(|fault| match fault {
+        BodyFault::NotJson { why } => {
+            Problem::bad_request(format!("The body is not valid JSON: {why}"))
         }
+        BodyFault::WrongShape { field, why } => Problem::invalid_field(field, why),
     })
-}
-
-/// serde_json appends " at line 1 column 20" to data errors; the field path says it better.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(index) => message[..index].to_owned(),
-        None => message.to_owned(),
-    }
 }
 
 /// `web::Json` settings: `limit` bytes at most, and every failure answered as a problem.
@@ -216,7 +206,7 @@ fn json_problem(err: &JsonPayloadError) -> Problem {
         JsonPayloadError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
             .with_detail("This endpoint accepts application/json."),
         JsonPayloadError::Deserialize(inner) if inner.is_data() => {
-            Problem::invalid_field("", strip_position(&inner.to_string()))
+            Problem::invalid_field("", json_body::without_position(&inner.to_string()))
         }
         JsonPayloadError::Deserialize(inner) => {
             Problem::bad_request(format!("The body is not valid JSON: {inner}"))

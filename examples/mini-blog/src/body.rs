@@ -11,8 +11,8 @@
 //! | not JSON at all (syntax, truncated) | 400 | `body: <where parsing stopped>` |
 //! | JSON, but a field of the wrong type or missing | 422 | `<path.to.field>: <what was expected>` |
 //!
-//! The path comes from `serde_path_to_error`, which tracks where deserialisation was when it
-//! failed (`article.tagList[1]`). Unknown fields are ignored: the spec's schemas do not forbid
+//! `support::json_body` draws the line between the last two and finds the field's path
+//! (`article.tagList[1]`). Unknown fields are ignored: the spec's schemas do not forbid
 //! them, and a newer client sending a field this server does not know should still work.
 //!
 //! Also here: [`double_option`], the serde helper that tells a missing field from an explicit
@@ -27,6 +27,7 @@ use actix_web::error::PayloadError;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
+use support::json_body::BodyFault;
 
 use crate::error::Error;
 
@@ -88,43 +89,13 @@ fn is_json(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses `bytes` as `T`, classifying the failure: syntax (400) versus shape (422).
+/// Parses `bytes` as `T`, classifying the failure: not JSON (400) versus the wrong shape (422).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value: Result<T, _> = serde_path_to_error::deserialize(&mut de);
-    let value = value.map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        // Whether the bytes are JSON decides 400 against 422, not the category of serde's first
-        // error: serde stops at the first problem it meets, so a body that is not JSON at all
-        // can fail on a missing field first, and well-formed JSON can fail with a "syntax"
-        // error (an array read as a struct that has more items than the struct has fields).
-        let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
-        if !well_formed {
-            Error::MalformedBody(format!("is not valid JSON: {inner}"))
-        } else {
-            let field = if path == "." { "body".to_owned() } else { path };
-            let why = if inner.is_syntax() {
-                "has more items than expected".to_owned()
-            } else {
-                without_position(&inner.to_string())
-            };
-            Error::invalid(field, why)
-        }
-    })?;
-    // Trailing garbage after the value is a syntax error too.
-    de.end()
-        .map_err(|e| Error::MalformedBody(format!("is not valid JSON: {e}")))?;
-    Ok(value)
-}
-
-/// serde_json appends " at line 1 column 42" to its messages: useful for syntax, noise once
-/// the field is named.
-fn without_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(at) => message[..at].to_owned(),
-        None => message.to_owned(),
-    }
+    support::json_body::read(bytes).map_err(|fault| match fault {
+        BodyFault::NotJson { why } => Error::MalformedBody(format!("is not valid JSON: {why}")),
+        BodyFault::WrongShape { field, why } if field.is_empty() => Error::invalid("body", why),
+        BodyFault::WrongShape { field, why } => Error::invalid(field, why),
+    })
 }
 
 /// `Option<Option<T>>` that keeps "absent" (`None`) apart from "null" (`Some(None)`). Use with
