@@ -23,6 +23,19 @@ demo topic *args:
         cargo run --release --quiet -p "{{topic}}" -- {{args}}
     fi
 
+# Remove the data sets a topic's demo seeded and keeps for later runs (`just forget sql-vs-nosql`),
+# or every topic's with `just forget all`; each says what it removed.
+forget topic:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "{{topic}}" = "all" ]; then
+        for t in {{topics}}; do
+            cargo run --release --quiet -p "$t" -- forget
+        done
+    else
+        cargo run --release --quiet -p "{{topic}}" -- forget
+    fi
+
 # A topic's load benchmark against its release build (`just bench mini-blog`, `--quick` for a
 # second per endpoint); the topic's `<topic>-bench` binary runs the load generator itself.
 bench topic *args:

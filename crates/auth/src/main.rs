@@ -11,5 +11,9 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => auth::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, .. } => auth::app::serve(settings, &serve).await,
+        Mode::Forget => {
+            support::demo::keeps_no_data_sets("auth");
+            Ok(())
+        }
     }
 }

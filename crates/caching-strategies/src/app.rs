@@ -12,7 +12,7 @@ use support::{Service, Services, Settings};
 
 use crate::AppState;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, INVALIDATION_CHANNEL};
+use crate::config::{Config, INVALIDATION_CHANNEL, POSTGRES_SCHEMA};
 use crate::http::Mounted;
 use crate::store::Store;
 use crate::strategies::cache_aside::CacheAside;
@@ -118,11 +118,14 @@ impl StrategyKind {
     }
 }
 
-/// PostgreSQL when it answers, the SQLite file otherwise (an error under `require_services`);
-/// tables created (the store's migrations) and seeded.
+/// PostgreSQL (its schema [`POSTGRES_SCHEMA`]) when it answers, the SQLite file otherwise (an
+/// error under `require_services`); tables created (the store's migrations) and seeded, unless an
+/// earlier run left them seeded.
 pub async fn open_store(config: &Config, services: &Services) -> anyhow::Result<Store> {
     let target = if services.is_up(Service::Postgres) {
         Target::Postgres(config.settings.database_url.clone())
+            .in_schema(POSTGRES_SCHEMA)
+            .await?
     } else {
         anyhow::ensure!(
             !config.settings.require_services,
@@ -133,6 +136,17 @@ pub async fn open_store(config: &Config, services: &Services) -> anyhow::Result<
     let store = Store::open(&target, config.db_pool_size).await?;
     store.seed(config.seed).await?;
     Ok(store)
+}
+
+/// Removes the seeded store the demo and `serve` keep between runs, on PostgreSQL and in the
+/// SQLite file (`cargo run -p caching-strategies -- forget`).
+pub async fn forget(config: &Config) -> anyhow::Result<support::demo::Forgotten> {
+    support::db::forget_data_sets(
+        &config.settings,
+        &[POSTGRES_SCHEMA.to_owned()],
+        &[config.sqlite_path.to_string_lossy().into_owned()],
+    )
+    .await
 }
 
 /// A Redis pool when Redis answers; `None` (moka only) otherwise.

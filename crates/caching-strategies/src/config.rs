@@ -13,6 +13,9 @@ use crate::strategies::{Ttl, Ttls};
 pub const REDIS_PREFIX: &str = "caching:";
 /// Suffix of the pub/sub channel that carries invalidations (after the tier's key prefix).
 pub const INVALIDATION_CHANNEL: &str = "invalidate";
+/// The PostgreSQL schema the demo's and `serve`'s store live in, apart from other tables of the
+/// same database.
+pub const POSTGRES_SCHEMA: &str = "caching_strategies";
 /// The SQLite file the demo uses when PostgreSQL is unreachable (in the temp directory).
 pub const SQLITE_FILE: &str = "caching-strategies-demo.sqlite3";
 

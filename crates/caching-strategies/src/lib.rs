@@ -21,7 +21,7 @@
 //! | [`schema`] | diesel's view of the two tables the migrations create |
 //! | [`model`] | posts, top posts, the cache entry envelope (version, logical expiry, tombstones), keys |
 //! | [`http`] | routes and HTTP caching: Cache-Control, ETag/If-None-Match, Last-Modified, Vary |
-//! | [`app`] | wiring: store, Redis, every strategy on every tier under parallel prefixes |
+//! | [`app`] | wiring: store, Redis, every strategy on every tier under parallel prefixes; `forget` removes the kept store |
 //! | [`config`], [`error`], [`clock`] | typed config, the error enum, a clock tests can move |
 //! | [`memcached_server`] | finds `memcached` and runs one on a free loopback port (the demo and the tests start their own) |
 //! | [`zipf`], [`fault`] | skewed keys for the load; a TCP link the demo can cut and mend to lose Redis and get it back |

@@ -12,5 +12,8 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => demo::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, .. } => app::serve(&settings, &serve).await,
+        Mode::Forget => app::forget(&caching_strategies::config::Config::new(settings))
+            .await
+            .map(|forgotten| forgotten.print("caching-strategies")),
     }
 }

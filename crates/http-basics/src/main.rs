@@ -10,5 +10,9 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => http_basics::demo::demo(&args).await.map(drop),
         Mode::Serve { serve, .. } => http_basics::serve(&settings, &serve).await,
+        Mode::Forget => {
+            support::demo::keeps_no_data_sets("http-basics");
+            Ok(())
+        }
     }
 }

@@ -10,5 +10,9 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => jobs::demo::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, .. } => jobs::serve::serve(settings, &serve).await,
+        Mode::Forget => {
+            support::demo::keeps_no_data_sets("jobs");
+            Ok(())
+        }
     }
 }

@@ -47,5 +47,10 @@ pub fn sqlite_file(name: &str) -> String {
 /// file (see [`sqlite_file`]). The demo's tables so never meet the tests' databases, and two sizes
 /// of the table can sit side by side.
 pub async fn dataset(chosen: Target, name: &str) -> anyhow::Result<Target> {
-    chosen.in_schema(&format!("pagination_{name}")).await
+    chosen.in_schema(&schema(name)).await
+}
+
+/// The PostgreSQL schema of the data set `name`.
+pub fn schema(name: &str) -> String {
+    format!("pagination_{name}")
 }

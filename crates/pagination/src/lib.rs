@@ -11,7 +11,7 @@
 //! | [`offset`] | `GET /offset/posts?page=&limit=` / `?offset=&limit=`: the query that skips rows |
 //! | [`cursor`] | `GET /cursor/posts?after=` / `?before=`: the keyset query and the signed cursor |
 //! | [`http`] | the server: state, the routes that mount both schemes side by side, `run` |
-//! | [`seed`] | filling a million rows in seconds, with a progress bar, reused between runs |
+//! | [`seed`] | filling a million rows in seconds, with a progress bar, reused between runs, removed by `forget` |
 //! | [`consistency`] | a generic client that follows `next`, and a writer that changes the table |
 //! | [`config`] | typed configuration: cursor key, `limit` bounds, pool size |
 //! | [`error`] | the crate's error enum and its problem+json answers |

@@ -11,5 +11,8 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => pagination::demo::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, demo, .. } => pagination::app::serve(&settings, &demo, &serve).await,
+        Mode::Forget => pagination::seed::forget(&settings)
+            .await
+            .map(|forgotten| forgotten.print("pagination")),
     }
 }

@@ -11,7 +11,7 @@ use diesel::{Connection as _, QueryResult};
 use indicatif::{ProgressBar, ProgressStyle};
 use support::demo::DemoArgs;
 
-use crate::db::{AnyConnection, Db};
+use crate::db::{self, AnyConnection, Db};
 use crate::error::Error;
 use crate::post;
 
@@ -21,9 +21,31 @@ pub const FEED_ROWS: i64 = 1_000_000;
 /// The feed with `--quick`: small enough to seed in a second, large enough to show the trend.
 pub const QUICK_FEED_ROWS: i64 = 50_000;
 
+/// The table the demo's consistency section changes while it pages, apart from the feed.
+pub const CHURN_DATA_SET: &str = "churn";
+
 /// The feed's size for these demo flags.
 pub fn feed_rows(args: &DemoArgs) -> i64 {
     args.pick(FEED_ROWS, QUICK_FEED_ROWS)
+}
+
+/// Removes every data set the demo and `serve` keep between runs (both feed sizes and the churn
+/// table): `cargo run -p pagination -- forget`.
+pub async fn forget(settings: &support::Settings) -> anyhow::Result<support::demo::Forgotten> {
+    let names = [
+        FEED_ROWS.to_string(),
+        QUICK_FEED_ROWS.to_string(),
+        CHURN_DATA_SET.to_owned(),
+    ];
+    let schemas = names
+        .iter()
+        .map(|name| db::schema(name))
+        .collect::<Vec<_>>();
+    let files = names
+        .iter()
+        .map(|name| db::sqlite_file(name))
+        .collect::<Vec<_>>();
+    support::db::forget_data_sets(settings, &schemas, &files).await
 }
 
 /// Rows per generated INSERT.

@@ -14,5 +14,9 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => sessions_vs_jwt::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, topic, .. } => app::serve(settings, &serve, &topic).await,
+        Mode::Forget => {
+            support::demo::keeps_no_data_sets("sessions-vs-jwt");
+            Ok(())
+        }
     }
 }

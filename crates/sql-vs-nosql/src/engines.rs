@@ -1,13 +1,19 @@
 //! Opens every engine this run can reach, each on its own database, file or key prefix named
 //! after the data set's size, so a later run with the same sizes finds its data and reuses it.
 
+use std::path::Path;
 use std::sync::Arc;
+
+use support::Settings;
+use support::demo::{Forgotten, bytes};
+use support::report::format_number;
+use support::services::{self, Service, Status};
 
 use crate::config::{Config, Targets};
 use crate::document::DocumentStore;
 use crate::graph::GraphStore;
 use crate::graph_server::{Binaries, GraphServer, GraphServerError, Options, Snapshot};
-use crate::key_value::{FeedStrategy, KeyValueStore};
+use crate::key_value::{self, FeedStrategy, KeyValueStore};
 use crate::relational::{self, RelationalStore};
 use crate::store::{Engine, SocialStore};
 
@@ -87,9 +93,76 @@ impl Stores {
     }
 }
 
+/// What every data set's database (PostgreSQL, MariaDB) or key prefix (Redis) starts with.
+pub const DATA_SET_PREFIX: &str = "svn_";
+
 /// The database (PostgreSQL, MariaDB) or key prefix (Redis) of the data set of `config`'s sizes.
 pub fn dataset_name(config: &Config) -> String {
-    format!("svn_{}", config.sizes.label())
+    format!("{DATA_SET_PREFIX}{}", config.sizes.label())
+}
+
+/// Removes every data set of every size whose name starts with `prefix` (the demo's is
+/// [`DATA_SET_PREFIX`]) from each engine that answers: the PostgreSQL and MariaDB databases, the
+/// Redis keys in [`REDIS_DATABASE`], and `data_dir` with its SQLite files and FalkorDB
+/// snapshots. `sql-vs-nosql forget`; an engine that does not answer is reported, not an error.
+pub async fn forget(
+    settings: &Settings,
+    data_dir: &Path,
+    prefix: &str,
+) -> anyhow::Result<Forgotten> {
+    let mut forgotten = Forgotten::default();
+    for (service, engine) in [
+        (Service::Postgres, Engine::Postgres),
+        (Service::MariaDb, Engine::MariaDb),
+    ] {
+        let url = service.url(settings);
+        if let Status::Down(why) = services::probe(service, url).await {
+            forgotten.not_checked(format!(
+                "{} at {} ({why})",
+                service.name(),
+                services::redact(url)
+            ));
+            continue;
+        }
+        for (name, size) in relational::databases_named(engine, url, prefix).await? {
+            relational::drop_database(engine, url, &name).await?;
+            forgotten.removed(format!(
+                "{} database {name} ({})",
+                service.name(),
+                bytes(size)
+            ));
+        }
+    }
+    let redis = &settings.redis_url;
+    match services::probe(Service::Redis, redis).await {
+        Status::Up => {
+            let url = data_set_database(redis)?;
+            let keys = key_value::forget_keys(&url, prefix).await?;
+            if keys > 0 {
+                forgotten.removed(format!(
+                    "{} Redis keys under {prefix} in database {REDIS_DATABASE}",
+                    format_number(keys as f64)
+                ));
+            }
+        }
+        Status::Down(why) => {
+            forgotten.not_checked(format!("Redis at {} ({why})", services::redact(redis)));
+        }
+    }
+    if let Ok(size) = directory_size(data_dir) {
+        std::fs::remove_dir_all(data_dir)?;
+        forgotten.removed(format!("{} ({})", data_dir.display(), bytes(size)));
+    }
+    Ok(forgotten)
+}
+
+/// The bytes of the files directly in `dir` (the data directory has no subdirectories).
+fn directory_size(dir: &Path) -> std::io::Result<u64> {
+    let mut size = 0;
+    for entry in std::fs::read_dir(dir)? {
+        size += entry?.metadata()?.len();
+    }
+    Ok(size)
 }
 
 /// The Redis database (a logical database of the same server) the data sets live in. Not the
@@ -98,7 +171,7 @@ pub fn dataset_name(config: &Config) -> String {
 pub const REDIS_DATABASE: i64 = 1;
 
 /// `url` pointed at [`REDIS_DATABASE`], unless it already names a database other than 0.
-fn data_set_database(url: &str) -> anyhow::Result<String> {
+pub fn data_set_database(url: &str) -> anyhow::Result<String> {
     let mut parsed = url::Url::parse(url)?;
     let named = parsed.path().trim_start_matches('/');
     if named.is_empty() || named == "0" {

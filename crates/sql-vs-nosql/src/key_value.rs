@@ -593,34 +593,58 @@ impl KeyValueStore {
         }
     }
 
-    /// Deletes every key under the prefix. `SCAN` (not `KEYS`) walks the keyspace in steps, so a
-    /// shared Redis keeps answering others meanwhile; `UNLINK` frees memory in the background.
+    /// Deletes every key under the prefix.
     async fn clear(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn();
-        let pattern = self.keys.everything();
-        let mut cursor: u64 = 0;
-        loop {
-            let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(1_000)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| self.fail(e))?;
-            if !keys.is_empty() {
-                redis::cmd("UNLINK")
-                    .arg(&keys)
-                    .query_async::<()>(&mut conn)
-                    .await
-                    .map_err(|e| self.fail(e))?;
-            }
-            if next == 0 {
-                return Ok(());
-            }
-            cursor = next;
+        unlink_matching(&mut self.conn(), &self.keys.everything())
+            .await
+            .map(drop)
+            .map_err(|e| self.fail(e))
+    }
+}
+
+/// Deletes every key under `prefix` on the Redis at `redis_url` and answers how many there were:
+/// `sql-vs-nosql forget`, for every data set at once.
+pub async fn forget_keys(redis_url: &str, prefix: &str) -> Result<u64, StoreError> {
+    let engine = FeedStrategy::OnWrite.engine();
+    let fail = |e: redis::RedisError| StoreError::backend(engine, e);
+    let client = redis::Client::open(redis_url).map_err(fail)?;
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(fail)?;
+    unlink_matching(&mut conn, &Keys::new(prefix).everything())
+        .await
+        .map_err(fail)
+}
+
+/// `UNLINK`s every key matching `pattern`, answering how many. `SCAN` (not `KEYS`) walks the
+/// keyspace in steps, so a shared Redis keeps answering others meanwhile; `UNLINK` frees memory
+/// in the background.
+async fn unlink_matching(
+    conn: &mut impl redis::aio::ConnectionLike,
+    pattern: &str,
+) -> Result<u64, redis::RedisError> {
+    let mut cursor: u64 = 0;
+    let mut removed = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1_000)
+            .query_async(conn)
+            .await?;
+        if !keys.is_empty() {
+            removed += redis::cmd("UNLINK")
+                .arg(&keys)
+                .query_async::<u64>(conn)
+                .await?;
         }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
     }
 }
 

@@ -18,7 +18,7 @@
 //! | [`atomicity`] | a transfer with a failure injected between its two writes, on each engine |
 //! | [`isolation`] | the Hermitage anomaly cases, run on real interleaved connections |
 //! | [`durability`] | commit latency with and without waiting for the disk |
-//! | [`engines`] | opens every reachable engine on the data set of this run's size (and starts FalkorDB) |
+//! | [`engines`] | opens every reachable engine on the data set of this run's size (and starts FalkorDB); `forget` removes every size's |
 //! | [`app`] | the HTTP API over any engine (`/engines/{engine}/...`), problem+json on bad input |
 //! | [`config`] | the crate's one typed configuration |
 //! | [`error`] | the crate's error type and its one mapping to HTTP statuses |

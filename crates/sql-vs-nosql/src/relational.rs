@@ -25,7 +25,7 @@ use diesel_async::{
 
 pub use self::dialect::AsyncSqliteConnection;
 use self::dialect::{Dialect, NewPostRow};
-pub use self::pool::{drop_database, ensure_database};
+pub use self::pool::{databases_named, drop_database, ensure_database};
 use self::rows::{Batch, FollowRow, LikeRow, MarkerRow, PostRow, SeedPostRow, UserRow};
 use self::schema::{follows, likes, posts, seed_marker, users};
 use crate::model::{LikedAlike, NewPost, Post, PostId, Profile, TopPost, User, UserId};

@@ -1,11 +1,13 @@
 //! The command line every topic binary shares: the demo by default, `serve` to keep the server
-//! up for curl. A topic adds only its own `serve` flags (or [`NoFlags`]), so its `main.rs` reads
+//! up for curl, `forget` to delete the data sets a demo seeds once and reuses. A topic adds only
+//! its own `serve` flags (or [`NoFlags`]), so its `main.rs` reads
 //!
 //! ```text
 //! let (settings, mode) = support::cli::start::<NoFlags>("Offset versus cursor pagination")?;
 //! match mode {
 //!     Mode::Demo(args) => pagination::demo::run(&settings, &args).await.map(drop),
 //!     Mode::Serve { serve, .. } => pagination::app::serve(&settings, &serve).await,
+//!     Mode::Forget => pagination::seed::forget(&settings).await.map(|gone| gone.print("pagination")),
 //! }
 //! ```
 
@@ -49,6 +51,8 @@ pub enum Mode<S> {
         /// The demo flags still apply (`--quick` seeds less data, for instance).
         demo: DemoArgs,
     },
+    /// Delete the data sets the demo seeded and keeps for later runs, then exit.
+    Forget,
 }
 
 #[derive(Debug, Parser)]
@@ -68,6 +72,9 @@ enum Command<S: Args> {
         #[command(flatten)]
         topic: S,
     },
+    /// Delete the data sets the demo seeded and keeps for later runs (its databases, schemas,
+    /// files and keys; never the server's own data), then exit.
+    Forget,
 }
 
 /// Parses the command line (described by `about`), installs tracing (`warn` for the demo, so
@@ -77,7 +84,7 @@ pub fn start<S: Args>(about: &'static str) -> anyhow::Result<(Settings, Mode<S>)
     let cli = Cli::<S>::from_arg_matches(&matches).map_err(|e| e.exit())?;
     let mode = parse_mode(cli);
     crate::telemetry::init(match mode {
-        Mode::Demo(_) => "warn",
+        Mode::Demo(_) | Mode::Forget => "warn",
         Mode::Serve { .. } => "info",
     });
     Ok((Settings::from_env()?, mode))
@@ -91,6 +98,7 @@ fn parse_mode<S: Args>(cli: Cli<S>) -> Mode<S> {
             topic,
             demo: cli.demo,
         },
+        Some(Command::Forget) => Mode::Forget,
     }
 }
 
@@ -121,6 +129,15 @@ mod tests {
         assert_eq!(serve.port, 9000);
         assert_eq!(serve.host, "127.0.0.1");
         assert!(demo.quick);
+    }
+
+    #[test]
+    fn forget_is_a_subcommand_of_its_own() {
+        assert_eq!(
+            parse_from::<NoFlags>(&["topic", "forget"]).unwrap(),
+            Mode::Forget
+        );
+        assert!(parse_from::<NoFlags>(&["topic", "forget", "--port", "1"]).is_err());
     }
 
     #[test]

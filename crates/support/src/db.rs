@@ -15,6 +15,7 @@
 //! - [`AnyConnection::write_transaction`] is the transaction to use when the closure writes:
 //!   on SQLite it takes the write lock at `BEGIN`, so it waits for it instead of failing halfway.
 //! - [`Target::choose`] picks the backend the way every demo and server does.
+//! - [`forget_data_sets`] removes the schemas and files a demo keeps between runs.
 
 use std::borrow::Cow;
 
@@ -24,6 +25,7 @@ use diesel::connection::SimpleConnection as _;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness as _};
 
 use crate::Settings;
+use crate::demo::{Forgotten, bytes};
 use crate::services::{self, Service, Status};
 
 /// PostgreSQL or SQLite behind one diesel connection type.
@@ -169,6 +171,70 @@ impl Target {
         let schema = identifier(schema)?;
         on_postgres(server, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await
     }
+}
+
+/// Removes the data sets a demo seeded and kept for later runs: each of `schemas` on the
+/// PostgreSQL at `settings.database_url` (when it answers) and each of `sqlite_files` with its
+/// `-wal` and `-shm` companions, saying what it found and how large it was. A server that does
+/// not answer is reported as not checked, not an error: this run can remove nothing there.
+pub async fn forget_data_sets(
+    settings: &Settings,
+    schemas: &[String],
+    sqlite_files: &[String],
+) -> anyhow::Result<Forgotten> {
+    let mut forgotten = Forgotten::default();
+    let url = &settings.database_url;
+    match services::probe(Service::Postgres, url).await {
+        Status::Up => {
+            for schema in schemas {
+                if let Some(size) = drop_schema_if_present(url, schema).await? {
+                    forgotten.removed(format!("PostgreSQL schema {schema} ({})", bytes(size)));
+                }
+            }
+        }
+        Status::Down(why) => {
+            forgotten.not_checked(format!("PostgreSQL at {} ({why})", services::redact(url)));
+        }
+    }
+    for file in sqlite_files {
+        for suffix in ["", "-wal", "-shm"] {
+            forgotten.remove_file(std::path::Path::new(&format!("{file}{suffix}")))?;
+        }
+    }
+    Ok(forgotten)
+}
+
+/// Drops `schema` if it exists, answering the bytes its tables and indexes held (`None`: there
+/// was no such schema).
+async fn drop_schema_if_present(url: &str, schema: &str) -> anyhow::Result<Option<u64>> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        bytes: Option<i64>,
+    }
+    let schema = identifier(schema)?.to_owned();
+    let url = url.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<Option<u64>> {
+        use diesel::{Connection as _, RunQueryDsl as _};
+        let mut conn = diesel::PgConnection::establish(&url)
+            .with_context(|| format!("Failed to connect to {}", services::redact(&url)))?;
+        let found: Vec<Found> = diesel::sql_query(
+            "SELECT (SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c \
+             WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'm')) AS bytes \
+             FROM pg_namespace n WHERE n.nspname = $1",
+        )
+        .bind::<diesel::sql_types::Text, _>(&schema)
+        .load(&mut conn)
+        .with_context(|| format!("Failed to look for schema {schema}"))?;
+        let Some(found) = found.first() else {
+            return Ok(None);
+        };
+        conn.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+            .with_context(|| format!("Failed to drop schema {schema}"))?;
+        Ok(Some(found.bytes.map_or(0, i64::unsigned_abs)))
+    })
+    .await
+    .context("the schema task failed")?
 }
 
 /// `name` if it is a plain lower-case SQL identifier: it is spliced into DDL, which takes no

@@ -1,5 +1,6 @@
-//! The flags every demo accepts, so `--quick` and `--json` mean the same in every topic, and the
-//! per-run allocator that keeps a demo's sections out of each other's way.
+//! The flags every demo accepts, so `--quick` and `--json` mean the same in every topic, the
+//! per-run allocator that keeps a demo's sections out of each other's way, and [`Forgotten`],
+//! what `<topic> forget` says it removed of the data sets a demo seeds once and reuses.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -87,9 +88,92 @@ impl RunIds {
     }
 }
 
+/// What `<topic> forget` removed (one line per database, schema, file or set of keys, with its
+/// size where the store tells it) and what it could not look at (a server that did not answer).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    pub removed: Vec<String>,
+    pub not_checked: Vec<String>,
+}
+
+impl Forgotten {
+    pub fn removed(&mut self, what: impl Into<String>) {
+        self.removed.push(what.into());
+    }
+
+    pub fn not_checked(&mut self, what: impl Into<String>) {
+        self.not_checked.push(what.into());
+    }
+
+    pub fn merge(&mut self, other: Forgotten) {
+        self.removed.extend(other.removed);
+        self.not_checked.extend(other.not_checked);
+    }
+
+    /// Removes `path` if it exists, saying so with its size; a missing file is no error.
+    pub fn remove_file(&mut self, path: &std::path::Path) -> std::io::Result<()> {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(());
+        };
+        std::fs::remove_file(path)?;
+        self.removed(format!("{} ({})", path.display(), bytes(meta.len())));
+        Ok(())
+    }
+
+    /// Prints the outcome for `topic`, one line each.
+    pub fn print(&self, topic: &str) {
+        if self.removed.is_empty() {
+            println!("{topic}: no data set of its demo was found; nothing removed.");
+        }
+        for line in &self.removed {
+            println!("{topic}: removed {line}");
+        }
+        for line in &self.not_checked {
+            println!("{topic}: not checked: {line}");
+        }
+    }
+}
+
+/// `<topic> forget` for a topic whose demo keeps nothing: every run builds what it measures and
+/// removes it at the end.
+pub fn keeps_no_data_sets(topic: &str) {
+    println!("{topic}: its demo keeps no data set between runs; nothing to remove.");
+}
+
+/// A size for a person: `812.4 MB`, `64.0 kB`, `512 B` (decimal units, as `df -H` prints).
+pub fn bytes(n: u64) -> String {
+    // Display only: any byte count is exact enough as an f64 to one decimal.
+    let f = n as f64;
+    match n {
+        0..1_000 => format!("{n} B"),
+        1_000..1_000_000 => format!("{:.1} kB", f / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", f / 1e6),
+        _ => format!("{:.1} GB", f / 1e9),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_in_decimal_units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(64_000), "64.0 kB");
+        assert_eq!(bytes(1_234_567_890), "1.2 GB");
+    }
+
+    #[test]
+    fn removing_a_kept_file_says_so_and_a_missing_one_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("kept.sqlite3");
+        std::fs::write(&file, [0u8; 2_000]).unwrap();
+        let mut forgotten = Forgotten::default();
+        forgotten.remove_file(&file).unwrap();
+        forgotten.remove_file(&file).unwrap();
+        assert!(!file.exists());
+        assert_eq!(forgotten.removed, [format!("{} (2.0 kB)", file.display())]);
+    }
 
     #[test]
     fn ids_are_handed_out_once_and_running_out_is_an_error() {

@@ -121,3 +121,63 @@ fn a_nested_write_transaction_is_a_savepoint() {
     .expect("the outer transaction commits");
     assert_eq!(count(&mut c).expect("count"), 2);
 }
+
+/// `<topic> forget` drops a kept schema and removes a kept SQLite file with its WAL, names each
+/// with its size, and a second run finds nothing.
+#[tokio::test]
+async fn forgetting_a_kept_data_set_drops_its_schema_and_files_and_a_second_time_finds_nothing()
+-> anyhow::Result<()> {
+    let mut settings = support::Settings::from_env()?;
+    let file = setup("forget").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let database = match support::testkit::require(support::Service::Postgres).await {
+        Some(url) => {
+            let database = support::testkit::TestDatabase::create_async(&url, "forget").await?;
+            let url = database.url.clone();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+                let mut c = diesel::PgConnection::establish(&url)?;
+                c.batch_execute(
+                    "CREATE SCHEMA kept_demo;
+                     CREATE TABLE kept_demo.rows AS SELECT generate_series(1, 10000) AS n;",
+                )?;
+                Ok(())
+            })
+            .await??;
+            settings.database_url = database.url.clone();
+            Some(database)
+        }
+        None => None,
+    };
+    let schemas = ["kept_demo".to_owned(), "never_made".to_owned()];
+    let files = [file.path.clone()];
+
+    let forgotten = support::db::forget_data_sets(&settings, &schemas, &files).await?;
+    assert!(!std::path::Path::new(&file.path).exists());
+    assert!(
+        forgotten
+            .removed
+            .iter()
+            .any(|line| line.starts_with(&file.path))
+    );
+    match &database {
+        Some(_) => assert!(
+            forgotten
+                .removed
+                .iter()
+                .any(|line| line.starts_with("PostgreSQL schema kept_demo (")
+                    && line.ends_with("kB)")),
+            "{:?}",
+            forgotten.removed
+        ),
+        None => assert_eq!(forgotten.not_checked.len(), 1),
+    }
+    assert!(
+        !forgotten
+            .removed
+            .iter()
+            .any(|line| line.contains("never_made"))
+    );
+
+    let again = support::db::forget_data_sets(&settings, &schemas, &files).await?;
+    assert!(again.removed.is_empty(), "{:?}", again.removed);
+    Ok(())
+}

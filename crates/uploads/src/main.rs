@@ -11,5 +11,9 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => uploads::demo::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, .. } => uploads::app::serve(&settings, &serve).await,
+        Mode::Forget => {
+            support::demo::keeps_no_data_sets("uploads");
+            Ok(())
+        }
     }
 }

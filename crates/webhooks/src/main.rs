@@ -11,5 +11,9 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => webhooks::demo::demo(&settings, &args).await.map(drop),
         Mode::Serve { serve, .. } => webhooks::serve::serve(&settings, &serve).await,
+        Mode::Forget => {
+            support::demo::keeps_no_data_sets("webhooks");
+            Ok(())
+        }
     }
 }

@@ -224,15 +224,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<support
         server_workers: 2,
         pool_size: 16,
     };
-    let target = crate::serve::target(
-        settings,
-        if args.quick {
-            "mini_blog_quick"
-        } else {
-            "mini_blog_demo"
-        },
-    )
-    .await?;
+    let target = crate::serve::target(settings, crate::seed::data_set(args.quick)).await?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     let config = Config {
         pool_size: load.pool_size,

@@ -19,7 +19,7 @@
 //! | [`top`], [`inbox`] | the extensions: the top list, the notifications | caching-strategies, jobs |
 //! | [`openapi`], [`http`] | the document's fixed parts; routes, middleware, `run` | |
 //! | [`serve`] | `serve`: the API on a port, backends chosen by what answers | |
-//! | [`seed`] | a realistic data set in seconds, reused between runs | pagination |
+//! | [`seed`] | a realistic data set in seconds, reused between runs, removed by `forget` | pagination |
 //! | [`bench`] | `just bench mini-blog`: wrk on four endpoints, and the layers priced against a minimal handler | |
 //! | [`demo`] | the seeded, narrated, measured walk-through `cargo demo mini-blog` runs | |
 #![doc = include_str!("../README.md")]

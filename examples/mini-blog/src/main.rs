@@ -12,5 +12,8 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => mini_blog::demo::run(&settings, &args).await.map(drop),
         Mode::Serve { serve, .. } => mini_blog::serve::serve(&settings, &serve).await,
+        Mode::Forget => mini_blog::seed::forget(&settings)
+            .await
+            .map(|forgotten| forgotten.print("mini-blog")),
     }
 }

@@ -47,6 +47,24 @@ impl Size {
     };
 }
 
+/// Where the demo and the benchmark keep a seeded blog between runs: a PostgreSQL schema of
+/// this name, or an SQLite file named after it. Never `serve`'s own `mini_blog`.
+pub fn data_set(quick: bool) -> &'static str {
+    if quick {
+        "mini_blog_quick"
+    } else {
+        "mini_blog_demo"
+    }
+}
+
+/// Removes both seeded blogs (`cargo run -p mini-blog -- forget`); `serve`'s data stays.
+pub async fn forget(settings: &support::Settings) -> anyhow::Result<support::demo::Forgotten> {
+    let names = [data_set(false), data_set(true)];
+    let schemas = names.map(str::to_owned);
+    let files = names.map(crate::db::sqlite_file);
+    support::db::forget_data_sets(settings, &schemas, &files).await
+}
+
 /// The password every seeded user has.
 pub const PASSWORD: &str = "password123";
 

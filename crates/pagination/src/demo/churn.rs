@@ -91,7 +91,7 @@ async fn walk_under_writes(ctx: &Context, db: &Db, url: &str) -> anyhow::Result<
 pub async fn run(n: &mut Narrator, ctx: &Context) -> anyhow::Result<Churn> {
     n.section("Consistency under change");
     // Its own small table: the writer must not change the feed the other sections measure.
-    let db = ctx.open_dataset("churn").await?;
+    let db = ctx.open_dataset(seed::CHURN_DATA_SET).await?;
     seed::ensure(&db, CHURN_ROWS, false).await?;
     let server = support::server::spawn(|l| serve(l, ctx.state(db.clone())))?;
     n.say(&format!(

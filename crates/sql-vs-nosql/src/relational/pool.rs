@@ -150,6 +150,62 @@ pub async fn drop_database(engine: Engine, server_url: &str, name: &str) -> Resu
     }
 }
 
+/// The databases on the server whose names start with `prefix`, each with its size in bytes
+/// (PostgreSQL's `pg_database_size`; on MariaDB the tables' data and indexes).
+pub async fn databases_named(
+    engine: Engine,
+    server_url: &str,
+    prefix: &str,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Named {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+        bytes: Option<i64>,
+    }
+    use diesel_async::RunQueryDsl as _;
+    let fail = |e: &dyn std::fmt::Display| StoreError::backend(engine, e);
+    check_name(engine, prefix)?;
+    // `_` is LIKE's one-character wildcard, and the prefix is made of little else.
+    let pattern = format!("{}%", prefix.replace('_', "\\_"));
+    let found: Vec<Named> = match engine {
+        Engine::MariaDb => {
+            let mut conn = AsyncMysqlConnection::establish(server_url)
+                .await
+                .map_err(|e| fail(&e))?;
+            diesel::sql_query(
+                "SELECT s.schema_name AS name, \
+                 CAST(SUM(t.data_length + t.index_length) AS SIGNED) AS bytes \
+                 FROM information_schema.schemata s \
+                 LEFT JOIN information_schema.tables t ON t.table_schema = s.schema_name \
+                 WHERE s.schema_name LIKE ? GROUP BY s.schema_name",
+            )
+            .bind::<diesel::sql_types::Text, _>(&pattern)
+            .load(&mut conn)
+            .await
+            .map_err(|e| fail(&e))?
+        }
+        _ => {
+            let mut conn = AsyncPgConnection::establish(server_url)
+                .await
+                .map_err(|e| fail(&e))?;
+            diesel::sql_query(
+                "SELECT datname AS name, pg_database_size(datname) AS bytes \
+                 FROM pg_database WHERE datname LIKE $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(&pattern)
+            .load(&mut conn)
+            .await
+            .map_err(|e| fail(&e))?
+        }
+    };
+    Ok(found
+        .into_iter()
+        .map(|n| (n.name, n.bytes.map_or(0, i64::unsigned_abs)))
+        .collect())
+}
+
 /// Database names are made by this crate, never by a client; refusing anything but
 /// `[a-z0-9_]` keeps a quoted identifier from ever needing escaping.
 fn check_name(engine: Engine, name: &str) -> Result<(), StoreError> {

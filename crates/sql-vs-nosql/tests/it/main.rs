@@ -4,6 +4,7 @@ mod atomicity;
 mod common;
 mod document;
 mod durability;
+mod forget;
 mod graph;
 mod http;
 mod isolation;

@@ -10,5 +10,8 @@ async fn main() -> anyhow::Result<()> {
     match mode {
         Mode::Demo(args) => mini_blog::bench::run(&settings, &args).await.map(drop),
         Mode::Serve { .. } => anyhow::bail!("the benchmark has no `serve`; use `mini-blog serve`"),
+        Mode::Forget => anyhow::bail!(
+            "the benchmark uses the demo's data sets; `mini-blog forget` removes them"
+        ),
     }
 }

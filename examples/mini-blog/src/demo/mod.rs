@@ -65,12 +65,7 @@ pub async fn run(settings: &Settings, args: &DemoArgs) -> anyhow::Result<Report>
         ],
     )
     .await?;
-    let schema = if args.quick {
-        "mini_blog_quick"
-    } else {
-        "mini_blog_demo"
-    };
-    let target = crate::serve::target(settings, schema).await?;
+    let target = crate::serve::target(settings, crate::seed::data_set(args.quick)).await?;
     // Names of this run's own: a server or another demo on the same Redis keeps its cache and
     // queue; the queue is deleted at the end.
     let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
