@@ -121,15 +121,10 @@ impl ResponseError for AuthError {
         }
     }
 
-    /// The one place an error response is produced, so the one place it is logged: a 5xx with
-    /// its cause (the client never sees it), a 401 at debug (they are routine).
+    /// The one place an error response is produced, so the one place it is logged: with its
+    /// cause when it has one, at debug when it is routine (`support::problem::respond`).
     fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        match self.cause() {
-            Some(cause) => tracing::error!(status = status.as_u16(), error = ?cause, "{self}"),
-            None => tracing::debug!(status = status.as_u16(), "{self}"),
-        }
-        self.problem().to_response()
+        support::problem::respond(self, &self.problem(), self.cause())
     }
 }
 

@@ -173,6 +173,24 @@ impl ResponseError for Problem {
     }
 }
 
+/// The response to a topic's error, logged on the way out: at `error` with its internal `cause`
+/// when there is one (the server's fault; the client never sees the cause), at `debug` when
+/// there is none (the client's own mistake or a routine refusal). A topic's
+/// `ResponseError::error_response` calls this, so every error is logged once, where it is
+/// answered.
+pub fn respond(
+    error: &dyn fmt::Display,
+    problem: &Problem,
+    cause: Option<&anyhow::Error>,
+) -> HttpResponse {
+    let status = problem.status;
+    match cause {
+        Some(cause) => tracing::error!(status, error = ?cause, "{error}"),
+        None => tracing::debug!(status, "{error}"),
+    }
+    problem.to_response()
+}
+
 /// Parses a JSON body, and on failure says which field was wrong.
 ///
 /// Not JSON (truncated, trailing bytes) is 400; a document that parses but does not fit the
