@@ -17,6 +17,7 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use support::problem::Json;
 use support::routing::endpoint;
 
 use crate::error::AuthError;
@@ -189,7 +190,7 @@ async fn create(
     can: Can<CreateDocuments>,
     req: HttpRequest,
     docs: web::Data<Documents>,
-    body: web::Json<DocumentInput>,
+    body: Json<DocumentInput>,
 ) -> Result<HttpResponse, AuthError> {
     body.validate()?;
     let doc = docs.insert(can.who.account, &body)?;
@@ -205,7 +206,7 @@ async fn update(
     can: Can<EditOwnDocuments>,
     docs: web::Data<Documents>,
     id: web::Path<DocumentId>,
-    body: web::Json<DocumentInput>,
+    body: Json<DocumentInput>,
 ) -> Result<HttpResponse, AuthError> {
     body.validate()?;
     Ok(HttpResponse::Ok().json(docs.update(&can.who, *id, &body)?))

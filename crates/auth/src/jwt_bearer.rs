@@ -30,6 +30,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use support::clock::{SharedClock, UnixSeconds};
+use support::problem::Json;
 
 use crate::accounts::{Account, Accounts};
 use crate::config::JwtConfig;
@@ -182,7 +183,7 @@ impl JwtIssuer {
 /// `POST /jwt/token`: a password login that answers with an access token.
 pub async fn token(
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
     issuer: web::Data<JwtIssuer>,
     accounts: web::Data<Accounts>,
     throttle: web::Data<Throttle>,

@@ -4,6 +4,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
+use support::problem::Json;
 use support::routing::endpoint;
 
 use crate::accounts::Accounts;
@@ -22,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn create_key(
     can: Can<ManageOwnKeys>,
     keys: web::Data<ApiKeys>,
-    body: web::Json<NewKey>,
+    body: Json<NewKey>,
 ) -> Result<HttpResponse, AuthError> {
     let created = keys.create(&can.who, &body)?;
     // The key is in this body and nowhere else, ever: never cache it.
@@ -63,7 +64,7 @@ async fn set_disabled(
     _: Can<ManageAccounts>,
     accounts: web::Data<Accounts>,
     id: web::Path<AccountId>,
-    body: web::Json<AccountPatch>,
+    body: Json<AccountPatch>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(accounts.set_disabled(*id, body.disabled)?))
 }

@@ -28,6 +28,7 @@ use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use support::clock::{SharedClock, UnixSeconds};
+use support::problem::Json;
 
 use crate::accounts::Accounts;
 use crate::config::SessionConfig;
@@ -222,7 +223,7 @@ pub struct SessionLogin {
 /// `POST /session/login`: a password login that sets the session cookie.
 pub async fn login(
     req: HttpRequest,
-    body: web::Json<LoginRequest>,
+    body: Json<LoginRequest>,
     sessions: web::Data<Sessions>,
     accounts: web::Data<Accounts>,
     throttle: web::Data<Throttle>,

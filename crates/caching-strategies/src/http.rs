@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_web::http::header::{self, HttpDate};
 use actix_web::{HttpRequest, HttpResponse, web};
+use support::problem::Json;
 use support::routing::endpoint;
 
 use crate::error::Error;
@@ -192,7 +193,7 @@ async fn top(req: HttpRequest, strategy: web::Data<dyn Strategy>) -> Result<Http
 async fn put_post(
     strategy: web::Data<dyn Strategy>,
     id: web::Path<i64>,
-    update: web::Json<PostUpdate>,
+    update: Json<PostUpdate>,
 ) -> Result<HttpResponse, Error> {
     let post = strategy
         .update_post(id.into_inner(), update.into_inner())

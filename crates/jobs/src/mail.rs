@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::{Deserialize, Serialize};
+use support::problem::Json;
 use support::server::RunningServer;
 use uuid::Uuid;
 
@@ -124,7 +125,7 @@ impl MailSink {
     }
 }
 
-async fn send(state: web::Data<SinkState>, message: web::Json<Message>) -> HttpResponse {
+async fn send(state: web::Data<SinkState>, message: Json<Message>) -> HttpResponse {
     let latency = Duration::from_micros(state.latency_us.load(Ordering::Relaxed));
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;

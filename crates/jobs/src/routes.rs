@@ -13,6 +13,7 @@ use actix_web::http::header;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 use serde_json::json;
+use support::problem::Json;
 use support::routing::endpoint;
 use uuid::Uuid;
 
@@ -80,10 +81,7 @@ struct ThumbnailRequest {
     max_side: u32,
 }
 
-async fn signup(
-    state: web::Data<AppState>,
-    body: web::Json<SignUp>,
-) -> Result<HttpResponse, ApiError> {
+async fn signup(state: web::Data<AppState>, body: Json<SignUp>) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email.trim().to_lowercase();
     if !email.contains('@') || email.len() > 254 {
         return Err(ApiError::Invalid {
@@ -105,7 +103,7 @@ async fn signup(
 
 async fn thumbnail(
     state: web::Data<AppState>,
-    body: web::Json<ThumbnailRequest>,
+    body: Json<ThumbnailRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ThumbnailRequest {
         width,

@@ -14,6 +14,7 @@ use deadpool_redis::{Pool, Runtime};
 use serde::{Deserialize, Serialize};
 use support::cli::ServeArgs;
 use support::clock::{SharedClock, SystemClock};
+use support::problem::Json;
 use support::routing::endpoint;
 use support::{Service, Services, Settings};
 
@@ -158,7 +159,7 @@ pub struct Revoked {
 }
 
 async fn change_password(
-    body: web::Json<PasswordChange>,
+    body: Json<PasswordChange>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(state.change_password(&body).await?))

@@ -24,6 +24,7 @@ use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use support::clock::SharedClock;
+use support::problem::Json;
 use support::routing::endpoint;
 
 use crate::config::JwtConfig;
@@ -245,7 +246,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, service: Arc<JwtService>) {
 }
 
 async fn login(
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
     jwt: web::Data<JwtService>,
 ) -> Result<HttpResponse, AuthError> {
     let user = jwt.users.verify(&body.username, &body.password).await?;
@@ -273,7 +274,7 @@ fn me_from(claims: AccessClaims, req: &HttpRequest) -> Me {
 }
 
 async fn refresh(
-    body: web::Json<RefreshRequest>,
+    body: Json<RefreshRequest>,
     jwt: web::Data<JwtService>,
 ) -> Result<HttpResponse, AuthError> {
     Ok(HttpResponse::Ok().json(jwt.refresh(&body.refresh_token).await?))

@@ -24,6 +24,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use support::clock::{SharedClock, UnixSeconds};
+use support::problem::Json;
 use support::routing::endpoint;
 
 use crate::config::CookieConfig;
@@ -261,7 +262,7 @@ pub fn scope<S: SessionStore>(prefix: &str, sessions: Arc<Sessions<S>>) -> actix
 
 async fn login<S: SessionStore>(
     req: HttpRequest,
-    body: web::Json<Credentials>,
+    body: Json<Credentials>,
     sessions: web::Data<Sessions<S>>,
 ) -> Result<HttpResponse, AuthError> {
     let user = sessions

@@ -22,6 +22,7 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use support::problem::Json;
 use support::routing::endpoint;
 
 use crate::error::ApiError;
@@ -177,7 +178,7 @@ async fn top(
 async fn create_post(
     engines: Store,
     path: web::Path<String>,
-    input: web::Json<PostInput>,
+    input: Json<PostInput>,
 ) -> Result<HttpResponse, ApiError> {
     let store = engines.get(&path.into_inner())?;
     let input = input.into_inner();
@@ -194,7 +195,7 @@ async fn create_post(
 async fn like(
     engines: Store,
     path: web::Path<(String, i64)>,
-    input: web::Json<LikeInput>,
+    input: Json<LikeInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (engine, post) = path.into_inner();
     let post: PostId = model::validate_id("post", post)?;

@@ -5,17 +5,24 @@
 //! the client, and extension members (`errors` for field-level validation, `retry_after`, ...).
 //! Internal causes are never put in a problem: they are logged where the error is converted.
 //!
-//! Bad input often fails before a handler runs, inside actix's extractors. [`json_config`],
-//! [`query_config`], [`form_config`] and [`path_config`] make those failures problems too, with
-//! precise statuses: 413 for too large, 415 for the wrong media type, 400 for malformed, 422 for
-//! well-formed but wrong.
+//! Bad input often fails before a handler runs, inside actix's extractors. [`Json`] (with its
+//! limit, [`json_config`]), [`query_config`], [`form_config`] and [`path_config`] make those
+//! failures problems too, with precise statuses: 413 for too large, 415 for the wrong media type,
+//! 400 for malformed, 422 for well-formed but wrong.
 
 use std::fmt;
 
-use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError, UrlencodedError};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::{Decompress, Payload};
+use actix_web::error::{PathError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{
+    FromRequest, HttpMessage as _, HttpRequest, HttpResponse, ResponseError, mime, web,
+};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -205,32 +212,95 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Prob
     })
 }
 
-/// `web::Json` settings: `limit` bytes at most, and every failure answered as a problem.
-pub fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, _req| json_problem(&err).into())
+/// A JSON request body, in place of `web::Json`: the same extraction (a JSON media type,
+/// `Content-Encoding` undone, at most the scope's [`json_config`] limit, 2 MB by default), but
+/// judged by [`parse_json`], so every failure is a problem with a precise status. `web::Json`
+/// asks serde's first error whether the body was JSON, and so answers a well-formed array read as
+/// a struct with 400 "not valid JSON"; this asks the bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
 }
 
-fn json_problem(err: &JsonPayloadError) -> Problem {
-    match err {
-        JsonPayloadError::OverflowKnownLength { length, limit } => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(format!(
-                "The body is {length} bytes; this endpoint accepts at most {limit}."
-            ))
-        }
-        JsonPayloadError::Overflow { limit } => Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail(format!("The body exceeds the limit of {limit} bytes.")),
-        JsonPayloadError::ContentType => Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-            .with_detail("This endpoint accepts application/json."),
-        JsonPayloadError::Deserialize(inner) if inner.is_data() => {
-            Problem::invalid_field("", json_body::without_position(&inner.to_string()))
-        }
-        JsonPayloadError::Deserialize(inner) => {
-            Problem::bad_request(format!("The body is not valid JSON: {inner}"))
-        }
-        _ => Problem::bad_request("The request body could not be read."),
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
     }
+}
+
+impl<T> std::ops::DerefMut for Json<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// The largest [`Json`] body a scope accepts, in bytes: `.app_data(json_config(limit))`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonLimit(pub usize);
+
+/// `web::JsonConfig`'s default, kept for scopes that set none.
+const DEFAULT_JSON_LIMIT: usize = 2_097_152;
+
+/// [`Json`] settings for a scope: `limit` bytes at most.
+pub fn json_config(limit: usize) -> JsonLimit {
+    JsonLimit(limit)
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = Problem;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Problem>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<JsonLimit>()
+            .map_or(DEFAULT_JSON_LIMIT, |limit| limit.0);
+        let is_json = matches!(
+            req.mime_type(),
+            Ok(Some(mime)) if mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON)
+        );
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<usize>().ok());
+        let mut body = Decompress::from_headers(payload.take(), req.headers());
+        Box::pin(async move {
+            if !is_json {
+                return Err(Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+                    .with_detail("This endpoint accepts application/json."));
+            }
+            if let Some(length) = length.filter(|length| *length > limit) {
+                return Err(too_large(Some(length), limit));
+            }
+            let mut bytes = web::BytesMut::new();
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk
+                    .map_err(|_| Problem::bad_request("The request body could not be read."))?;
+                if bytes.len() + chunk.len() > limit {
+                    return Err(too_large(None, limit));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// 413, with the body's length when the client announced it.
+fn too_large(length: Option<usize>, limit: usize) -> Problem {
+    let detail = match length {
+        Some(length) => {
+            format!("The body is {length} bytes; this endpoint accepts at most {limit}.")
+        }
+        None => format!("The body exceeds the limit of {limit} bytes."),
+    };
+    Problem::new(StatusCode::PAYLOAD_TOO_LARGE).with_detail(detail)
 }
 
 /// `web::Form` settings: `limit` bytes at most, failures answered as problems.
@@ -303,6 +373,58 @@ mod tests {
         assert_eq!(v["status"], 429);
         assert_eq!(v["retry_after"], 3);
         assert!(v.get("detail").is_none());
+    }
+
+    /// The status a `Json<Note>` route behind a 64-byte limit answers `request` with.
+    async fn json_status(request: actix_web::test::TestRequest) -> u16 {
+        use actix_web::{App, test};
+        let app = test::init_service(App::new().app_data(json_config(64)).route(
+            "/",
+            web::post().to(|note: Json<Note>| async move { note.into_inner().title }),
+        ))
+        .await;
+        test::call_service(
+            &app,
+            request
+                .uri("/")
+                .method(actix_web::http::Method::POST)
+                .to_request(),
+        )
+        .await
+        .status()
+        .as_u16()
+    }
+
+    #[actix_web::test]
+    async fn the_json_extractor_tells_media_type_size_syntax_and_shape_apart() {
+        use actix_web::test::TestRequest;
+        let json = || TestRequest::default().insert_header(("content-type", "application/json"));
+        let ok = r#"{"title": "x", "tags": []}"#;
+        let typed = |content_type: &'static str| {
+            TestRequest::default()
+                .insert_header(("content-type", content_type))
+                .set_payload(ok)
+        };
+        assert_eq!(json_status(typed("application/json")).await, 200);
+        let merge_patch = json_status(typed("application/merge-patch+json")).await;
+        assert_eq!(merge_patch, 200, "a +json type is JSON");
+        assert_eq!(json_status(typed("text/plain")).await, 415);
+        assert_eq!(
+            json_status(TestRequest::default().set_payload(ok)).await,
+            415
+        );
+        let big = format!(r#"{{"title": "{}", "tags": []}}"#, "x".repeat(100));
+        assert_eq!(json_status(json().set_payload(big)).await, 413);
+        assert_eq!(json_status(json().set_payload(r#"{"title": "#)).await, 400);
+        assert_eq!(
+            json_status(json().set_payload(r#"{"title": 1, "tags": []}"#)).await,
+            422
+        );
+        assert_eq!(
+            json_status(json().set_payload(r#"["x", [], null]"#)).await,
+            422,
+            "well-formed JSON of the wrong shape, which web::Json calls not JSON"
+        );
     }
 
     #[actix_web::test]

@@ -14,6 +14,51 @@ struct Note {
     pinned: Option<bool>,
 }
 
+fn fault(bytes: &str) -> BodyFault {
+    match read::<Note>(bytes.as_bytes()) {
+        Ok(note) => panic!("{bytes} was read as {note:?}"),
+        Err(fault) => fault,
+    }
+}
+
+#[test]
+fn truncated_or_trailing_bytes_are_not_json() {
+    for body in [
+        r#"{"title": "#,
+        r#"{"title": "x", "tags": []} trailing"#,
+        "",
+        "nul",
+    ] {
+        assert!(matches!(fault(body), BodyFault::NotJson { .. }), "{body}");
+    }
+}
+
+#[test]
+fn well_formed_json_of_the_wrong_shape_names_the_field() {
+    assert_eq!(
+        fault(r#"{"title": "x", "tags": [1]}"#),
+        BodyFault::WrongShape {
+            field: "tags[0]".to_owned(),
+            why: "invalid type: integer `1`, expected a string".to_owned()
+        }
+    );
+    assert!(matches!(
+        fault(r#"{"title": "x"}"#),
+        BodyFault::WrongShape { .. }
+    ));
+}
+
+#[test]
+fn an_array_with_items_left_over_is_the_wrong_shape_not_bad_syntax() {
+    assert_eq!(
+        fault(r#"["x", [], null, 1]"#),
+        BodyFault::WrongShape {
+            field: String::new(),
+            why: "has more items than expected".to_owned()
+        }
+    );
+}
+
 fn any_json() -> impl Strategy<Value = serde_json::Value> {
     let leaf = prop_oneof![
         Just(serde_json::Value::Null),

@@ -38,6 +38,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use support::problem::Json;
 use support::routing::endpoint;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -134,7 +135,7 @@ struct StateChange {
 async fn change_state(
     state: web::Data<Provider>,
     id: web::Path<String>,
-    body: web::Json<StateChange>,
+    body: Json<StateChange>,
 ) -> Result<HttpResponse, Error> {
     let next =
         OrderState::parse(&body.state).ok_or_else(|| Error::UnknownState(body.state.clone()))?;
@@ -156,7 +157,7 @@ struct NewEndpoint {
 
 async fn register_endpoint(
     state: web::Data<Provider>,
-    body: web::Json<NewEndpoint>,
+    body: Json<NewEndpoint>,
 ) -> Result<HttpResponse, Error> {
     let endpoint = crate::endpoints::register(&state.db, &body.url, &state.config).await?;
     // The secret is in this answer and in no later one: the owner stores it now or rotates.
