@@ -306,6 +306,20 @@ pub struct Db {
     location: String,
 }
 
+/// deadpool closes each idle connection on a blocking thread of the *current* tokio runtime, and
+/// panics when there is none; the panics of several connections in a row abort the process. The
+/// last handle to a pool can be dropped with no runtime current: an actix worker tearing down a
+/// keep-alive connection while its runtime shuts down, at the end of a test or of `serve`. There
+/// the pool is left for the process's exit to close (one extra reference keeps it from being
+/// dropped), which costs nothing on the way out and never aborts.
+impl Drop for Db {
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_err() {
+            std::mem::forget(self.pool.clone());
+        }
+    }
+}
+
 impl std::fmt::Debug for Db {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Db")

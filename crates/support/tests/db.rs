@@ -181,3 +181,34 @@ async fn forgetting_a_kept_data_set_drops_its_schema_and_files_and_a_second_time
     assert!(again.removed.is_empty(), "{:?}", again.removed);
     Ok(())
 }
+
+/// One dialect-neutral migration, for both backends.
+const TEST_MIGRATIONS: diesel_migrations::EmbeddedMigrations =
+    diesel_migrations::embed_migrations!("tests/migrations");
+
+/// The last handle to a pool may be dropped after its runtime is gone (an actix worker tearing
+/// down a connection at shutdown): that must not panic, which deadpool's connection close does
+/// without a runtime.
+#[test]
+fn a_pool_dropped_after_its_runtime_has_stopped_does_not_panic() -> anyhow::Result<()> {
+    let file = TestSqlite::new("late-drop");
+    let runtime = tokio::runtime::Runtime::new()?;
+    let db = runtime.block_on(async {
+        let migrations = support::db::Migrations {
+            postgres: TEST_MIGRATIONS,
+            sqlite: TEST_MIGRATIONS,
+        };
+        let db = support::db::Db::open(
+            &support::db::Target::Sqlite(file.path.clone()),
+            2,
+            migrations,
+        )
+        .await?;
+        // A connection that was used, so the pool holds an idle one to close.
+        db.interact(|c| sql_query("SELECT 1").execute(c)).await?;
+        anyhow::Ok(db)
+    })?;
+    drop(runtime);
+    drop(db);
+    Ok(())
+}
