@@ -105,11 +105,6 @@ impl Forgotten {
         self.not_checked.push(what.into());
     }
 
-    pub fn merge(&mut self, other: Forgotten) {
-        self.removed.extend(other.removed);
-        self.not_checked.extend(other.not_checked);
-    }
-
     /// Removes `path` if it exists, saying so with its size; a missing file is no error.
     pub fn remove_file(&mut self, path: &std::path::Path) -> std::io::Result<()> {
         let Ok(meta) = std::fs::metadata(path) else {
